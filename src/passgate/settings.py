@@ -1,0 +1,208 @@
+"""passgate settings: every value comes from the environment (12-factor), with
+safe defaults for the embedded (SQLite) mode. Production mode refuses to start
+with a default secret or with debug on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BASE_DIR.parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}: expected true/false, found {raw!r}")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+PASSGATE_ENV = env("PASSGATE_ENV", "development")
+if PASSGATE_ENV not in {"development", "production", "test"}:
+    raise ImproperlyConfigured(
+        f"PASSGATE_ENV: expected development, production or test, found {PASSGATE_ENV!r}"
+    )
+PRODUCTION = PASSGATE_ENV == "production"
+
+DEFAULT_SECRET_KEY = "passgate-insecure-development-key-change-me"
+SECRET_KEY = env("PASSGATE_SECRET_KEY", DEFAULT_SECRET_KEY)
+DEBUG = env_bool("PASSGATE_DEBUG", not PRODUCTION)
+
+if PRODUCTION:
+    if SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured(
+            "PASSGATE_SECRET_KEY: production mode needs a secret key of at least 32 characters "
+            "that is not the development default"
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("PASSGATE_DEBUG: production mode refuses to run with debug on")
+
+DATA_DIR = Path(env("PASSGATE_DATA_DIR", str(PROJECT_DIR / "var")))
+ALLOWED_HOSTS = env_list("PASSGATE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("PASSGATE_CSRF_TRUSTED_ORIGINS", "")
+BASE_URL = env("PASSGATE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "ninja",
+    "passgate.orgs",
+    "passgate.catalog",
+    "passgate.sales",
+    "passgate.access",
+    "passgate.jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "passgate.urls"
+WSGI_APPLICATION = "passgate.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def database_from_url(url: str) -> dict:
+    """postgres://user:password@host:port/name?option=value → Django DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL: expected a postgres://user@host:port/name URL, found scheme {parts.scheme!r}"
+        )
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ImproperlyConfigured("DATABASE_URL: the database name (the path after the host) is missing")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": int(env("PASSGATE_DB_CONN_MAX_AGE", "60")),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": dict(parse_qsl(parts.query)),
+        "TEST": {"NAME": f"test_{name}"},
+    }
+
+
+DATABASE_URL = env("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env("PASSGATE_SQLITE_PATH", str(DATA_DIR / "passgate.sqlite3")),
+            # WAL + busy timeout + IMMEDIATE write transactions: concurrent
+            # writers queue for the lock instead of failing with "database is locked".
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;"
+                ),
+            },
+            # A file, not memory: tests start real processes (gunicorn, workers) on it.
+            "TEST": {"NAME": env("PASSGATE_SQLITE_TEST_PATH", str(DATA_DIR / "test.sqlite3"))},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+] if PRODUCTION else []
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env("PASSGATE_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True  # stored in UTC, shown in the organisation's time zone
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env("PASSGATE_STATIC_ROOT", str(DATA_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "admin:login"
+
+# Background work: Django's task API with the ORM backend (SKIP LOCKED on PostgreSQL).
+TASKS = {
+    "default": {
+        "BACKEND": env("PASSGATE_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+
+# Secrets at rest (interface passwords, API keys): Fernet keys, newest first.
+# Rotating = prepend a new key; old ones still decrypt until re-encrypted.
+FERNET_KEYS = env_list("PASSGATE_FERNET_KEYS", "")
+if PRODUCTION and not FERNET_KEYS:
+    raise ImproperlyConfigured("PASSGATE_FERNET_KEYS: production mode needs at least one Fernet key")
+
+EMAIL_BACKEND = env("PASSGATE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
+                    else "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("PASSGATE_EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(env("PASSGATE_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("PASSGATE_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("PASSGATE_EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("PASSGATE_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env("PASSGATE_DEFAULT_FROM_EMAIL", "passgate@localhost")
+
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("PASSGATE_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
