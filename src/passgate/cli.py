@@ -17,7 +17,15 @@ def main(argv: list[str] | None = None) -> None:
         argv[1] = argv[1].replace("-", "_") if not argv[1].startswith("-") else argv[1]
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(argv)
+    from passgate.errors import PassgateError
+
+    try:
+        execute_from_command_line(argv)
+    except PassgateError as exc:
+        # The same sentence the API and the admin show: field, what was expected, what was found.
+        detail = "".join(f"; {k} {v}" for k, v in (("expected", exc.expected), ("found", exc.found)) if v is not None)
+        print(f"passgate: error: {exc}{detail}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+import importlib
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from passgate import demo, supervisor
+
+
+def demo_sandboxes() -> dict[str, int]:
+    """name → port of the partner sandboxes the demo starts (declared by sandboxes.registry)."""
+    try:
+        registry = importlib.import_module("sandboxes.registry")
+    except ModuleNotFoundError:
+        return {}
+    return dict(getattr(registry, "DEMO_SANDBOXES", {}))
+
+
+class Command(BaseCommand):
+    help = ("Run the demo: migrate, load the demo organisation, start gunicorn, the worker, the scheduler "
+            "and the partner sandboxes; Ctrl-C stops them all.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+
+    def handle(self, *args, host, port, workers, **options):
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database migrated.")
+        call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("demo_data", stdout=self.stdout)
+        base = f"http://{host}:{port}"
+        services = [
+            supervisor.Service("web", [
+                "gunicorn", "passgate.wsgi:application", "--bind", f"{host}:{port}", "--workers", str(workers),
+                "--log-level", "warning"], health_url=f"{base}/healthz"),
+        ]
+        commands = importlib.import_module("django.core.management").get_commands()
+        for name in ("worker", "scheduler"):
+            if name in commands:
+                services.append(supervisor.Service(name, supervisor.passgate_argv(name)))
+        for name, sandbox_port in demo_sandboxes().items():
+            services.append(supervisor.Service(
+                f"sandbox {name}", supervisor.passgate_argv("sandbox", name, "--port", str(sandbox_port))))
+
+        def ready():
+            user, password = demo.DEMO_ADMIN
+            names = ", ".join(s.name for s in services)
+            self.stdout.write(self.style.SUCCESS(
+                f"\npassgate is running ({names}).\n"
+                f"  Back office: {base}/admin/   login: {user} / {password}\n"
+                f"  API docs:    {base}/api/docs   OpenAPI: {base}/api/openapi.json\n"
+                f"Press Ctrl-C to stop everything."))
+
+        bin_dir = __import__("sys").executable.rsplit("/", 1)[0]
+        services[0].argv[0] = f"{bin_dir}/gunicorn"
+        raise SystemExit(supervisor.run(services, on_ready=ready))

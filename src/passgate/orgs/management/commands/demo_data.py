@@ -1,0 +1,12 @@
+from django.core.management.base import BaseCommand
+
+from passgate import demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo organisation (idempotent: a second run changes nothing)."
+
+    def handle(self, *args, **options):
+        org, created = demo.load(stdout=self.stdout)
+        state = "loaded" if created else "already present, left as it was"
+        self.stdout.write(self.style.SUCCESS(f"Demo organisation {org.code!r} {state}."))

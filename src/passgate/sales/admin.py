@@ -1,0 +1,150 @@
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from passgate.orgs.admin_base import OrgScopedAdmin, export_csv
+from passgate.orgs.models import AuditEntry
+from passgate.orgs.permissions import Permission
+
+from . import services
+from .models import Contact, Order, RetiredBarcode, Ticket
+
+TICKET_CSV_COLUMNS = ["file_number", "barcode", "status", "status_changed_at", "season_code", "product_code",
+                      "performance_code", "tariff_code", "category_code", "seat", "price", "currency",
+                      "beneficiary", "control_count", "last_controlled_at"]
+
+
+class AuditHistoryMixin:
+    """Read-only audit history on the change page."""
+
+    def audit_history(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        entries = AuditEntry.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))[:50]
+        rows = format_html("").join(
+            format_html("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                        e.actor, e.action) for e in entries)
+        link = reverse("admin:orgs_auditentry_changelist") + f"?object_type={obj._meta.label_lower}&q={obj.pk}"
+        return format_html('<table><tr><th>When</th><th>Who</th><th>What</th></tr>{}</table>'
+                           '<a href="{}">full history with before/after</a>', rows, link)
+
+    audit_history.short_description = "Audit history"
+
+
+@admin.register(Contact)
+class ContactAdmin(AuditHistoryMixin, OrgScopedAdmin):
+    write_permission = Permission.MANAGE_CONTACTS
+    list_display = ["number", "first_name", "last_name", "email", "country_code", "payment_modes"]
+    search_fields = ["number", "first_name", "last_name", "email", "id_number"]
+    list_filter = ["country_code", "gender"]
+    readonly_fields = ["audit_history"]
+
+
+class TicketInline(admin.TabularInline):
+    model = Ticket
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["barcode", "product", "performance", "tariff", "category", "seat", "price", "status"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(AuditHistoryMixin, OrgScopedAdmin):
+    write_permission = Permission.SELL
+    list_display = ["file_number", "organisation", "buyer", "channel", "point_of_sale", "status", "total",
+                    "currency", "created_at"]
+    list_filter = ["status", "channel", "payment_mode"]
+    search_fields = ["file_number", "external_reference", "buyer__last_name", "buyer__first_name",
+                     "buyer__number", "tickets__barcode"]
+    date_hierarchy = "created_at"
+    inlines = [TicketInline]
+    actions = ["cancel_orders"]
+    list_select_related = ["buyer", "channel", "point_of_sale", "organisation"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Order._meta.concrete_fields] + ["audit_history"]
+
+    def has_add_permission(self, request):
+        return False  # selling goes through the API or the box office, not a bare form
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # files are cancelled, never deleted
+
+    @admin.action(description="Cancel selected files (all their tickets)")
+    def cancel_orders(self, request, queryset):
+        self.run_service(request, queryset, "Cancel", services.cancel_order)
+
+
+@admin.register(Ticket)
+class TicketAdmin(AuditHistoryMixin, OrgScopedAdmin):
+    write_permission = Permission.SELL
+    list_display = ["barcode", "file_number", "product", "performance", "tariff", "category", "seat", "status",
+                    "status_changed_at", "holder", "control_count", "last_controlled_at"]
+    list_filter = ["status", "product", "performance", "tariff", "category", "inside"]
+    search_fields = ["barcode", "order__file_number", "retired_barcodes__barcode", "cultural_contact__last_name",
+                     "cultural_contact__first_name", "order__buyer__last_name", "order__buyer__first_name"]
+    list_select_related = ["order", "order__buyer", "product", "performance", "tariff", "category",
+                           "cultural_contact"]
+    actions = ["print_tickets", "reprint_tickets", "cancel_tickets", "invalidate_tickets", "export_csv"]
+    date_hierarchy = "status_changed_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Ticket._meta.concrete_fields] + ["previous_barcodes", "audit_history"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The change page is read-only; actions carry the changes (through services).
+        return super().has_change_permission(request, obj) if obj is None else False
+
+    @admin.display(description="file", ordering="order__file_number")
+    def file_number(self, obj):
+        return obj.order.file_number
+
+    @admin.display(description="holder")
+    def holder(self, obj):
+        contact = obj.cultural_contact or obj.order.buyer
+        return contact.full_name if contact else "—"
+
+    @admin.display(description="previous barcodes")
+    def previous_barcodes(self, obj):
+        return ", ".join(RetiredBarcode.objects.filter(ticket=obj).values_list("barcode", flat=True)) or "—"
+
+    @admin.action(description="Print selected tickets")
+    def print_tickets(self, request, queryset):
+        self.run_service(request, queryset, "Print", services.print_ticket)
+
+    @admin.action(description="Reprint selected tickets (new barcode; the old one is invalidated for ever)")
+    def reprint_tickets(self, request, queryset):
+        self.run_service(request, queryset, "Reprint", services.reprint_ticket)
+
+    @admin.action(description="Cancel selected tickets")
+    def cancel_tickets(self, request, queryset):
+        self.run_service(request, queryset, "Cancel", services.cancel_ticket)
+
+    @admin.action(description="Invalidate selected tickets")
+    def invalidate_tickets(self, request, queryset):
+        self.run_service(request, queryset, "Invalidate", services.invalidate_ticket)
+
+    @admin.action(description="Export selected tickets as CSV")
+    def export_csv(self, request, queryset):
+        rows = (
+            [t.order.file_number, t.barcode, t.status, t.status_changed_at.isoformat(), t.product.season.code,
+             t.product.code, t.performance.code if t.performance else "", t.tariff.code,
+             t.category.code if t.category else "", t.seat, t.price, t.currency,
+             (t.cultural_contact or t.order.buyer).full_name if (t.cultural_contact or t.order.buyer) else "",
+             t.control_count, t.last_controlled_at.isoformat() if t.last_controlled_at else ""]
+            for t in queryset.select_related("order__buyer", "product__season", "performance", "tariff",
+                                             "category", "cultural_contact").iterator(chunk_size=2000)
+        )
+        return export_csv("tickets.csv", TICKET_CSV_COLUMNS, rows)
+
+
