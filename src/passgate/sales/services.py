@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from passgate.catalog.models import (
@@ -176,11 +176,10 @@ def _validate_sale(actor: Actor, sale: SaleRequest) -> None:
 
 
 def _take_places(model: type, pk: int, capacity_field: str, quantity: int) -> bool:
-    """Conditional increment: succeeds only if the quota still has room (race-free)."""
-    return bool(
-        model.objects.filter(pk=pk, sold_count__lte=F(capacity_field) - quantity)
-        .update(sold_count=F("sold_count") + quantity)
-    )
+    """Conditional increment, decided by the database (race-free, and blind to stale
+    in-memory copies): succeeds if the capacity is unlimited or still has room."""
+    room = Q(**{f"{capacity_field}__isnull": True}) | Q(sold_count__lte=F(capacity_field) - quantity)
+    return bool(model.objects.filter(room, pk=pk).update(sold_count=F("sold_count") + quantity))
 
 
 def _contingent_for(channel: SalesChannel, line: SaleLine) -> Contingent | None:
@@ -200,12 +199,11 @@ def _reserve(channel: SalesChannel, line: SaleLine, where: str) -> Contingent | 
                        field=f"{where}.quantity", expected=f"at most {contingent.quota - contingent.sold_count}",
                        found=line.quantity)
     perf = line.performance
-    if perf and perf.capacity is not None and not _take_places(Performance, perf.pk, "capacity", line.quantity):
+    if perf and not _take_places(Performance, perf.pk, "capacity", line.quantity):
         raise Conflict(f"performance {perf.code} is sold out", code="sold_out", field=f"{where}.quantity",
                        expected="fewer places", found=line.quantity)
-    prod = line.product
-    if prod.capacity is not None and not _take_places(Product, prod.pk, "capacity", line.quantity):
-        raise Conflict(f"product {prod.code} is sold out", code="sold_out", field=f"{where}.quantity",
+    if not _take_places(Product, line.product.pk, "capacity", line.quantity):
+        raise Conflict(f"product {line.product.code} is sold out", code="sold_out", field=f"{where}.quantity",
                        expected="fewer places", found=line.quantity)
     return contingent
 
@@ -216,10 +214,9 @@ def _release(tickets: list[Ticket]) -> None:
         if ticket.contingent_id:
             Contingent.objects.filter(pk=ticket.contingent_id, sold_count__gt=0).update(sold_count=F("sold_count") - 1)
         if ticket.performance_id:
-            Performance.objects.filter(pk=ticket.performance_id, capacity__isnull=False, sold_count__gt=0).update(
+            Performance.objects.filter(pk=ticket.performance_id, sold_count__gt=0).update(
                 sold_count=F("sold_count") - 1)
-        Product.objects.filter(pk=ticket.product_id, capacity__isnull=False, sold_count__gt=0).update(
-            sold_count=F("sold_count") - 1)
+        Product.objects.filter(pk=ticket.product_id, sold_count__gt=0).update(sold_count=F("sold_count") - 1)
 
 
 def sell(actor: Actor, sale: SaleRequest) -> Order:
