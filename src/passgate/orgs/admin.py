@@ -56,7 +56,7 @@ class ApiTokenAdmin(OrgScopedAdmin):
         messages.warning(request, format_html(
             "Token created. Copy it now, it will not be shown again: <code id='new-token'>{}</code>", plaintext))
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
         self.run_service(request, queryset, "Revoke", revoke_api_token)
 

@@ -80,6 +80,8 @@ def snapshot(obj: models.Model | None) -> dict[str, Any] | None:
         value = getattr(obj, name)
         if any(marker in name for marker in SECRET_FIELD_MARKERS):
             value = "***" if value else value
+        elif isinstance(field, models.DecimalField) and value is not None:
+            value = decimal.Decimal(value).quantize(decimal.Decimal(1).scaleb(-field.decimal_places))
         data[name] = _jsonable(value)
     return data
 

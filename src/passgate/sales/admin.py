@@ -74,7 +74,7 @@ class OrderAdmin(AuditHistoryMixin, OrgScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # files are cancelled, never deleted
 
-    @admin.action(description="Cancel selected files (all their tickets)")
+    @admin.action(description="Cancel selected files (all their tickets)", permissions=["change"])
     def cancel_orders(self, request, queryset):
         self.run_service(request, queryset, "Cancel", services.cancel_order)
 
@@ -118,23 +118,23 @@ class TicketAdmin(AuditHistoryMixin, OrgScopedAdmin):
     def previous_barcodes(self, obj):
         return ", ".join(RetiredBarcode.objects.filter(ticket=obj).values_list("barcode", flat=True)) or "—"
 
-    @admin.action(description="Print selected tickets")
+    @admin.action(description="Print selected tickets", permissions=["change"])
     def print_tickets(self, request, queryset):
         self.run_service(request, queryset, "Print", services.print_ticket)
 
-    @admin.action(description="Reprint selected tickets (new barcode; the old one is invalidated for ever)")
+    @admin.action(description="Reprint selected tickets (new barcode; the old one is invalidated for ever)", permissions=["change"])
     def reprint_tickets(self, request, queryset):
         self.run_service(request, queryset, "Reprint", services.reprint_ticket)
 
-    @admin.action(description="Cancel selected tickets")
+    @admin.action(description="Cancel selected tickets", permissions=["change"])
     def cancel_tickets(self, request, queryset):
         self.run_service(request, queryset, "Cancel", services.cancel_ticket)
 
-    @admin.action(description="Invalidate selected tickets")
+    @admin.action(description="Invalidate selected tickets", permissions=["change"])
     def invalidate_tickets(self, request, queryset):
         self.run_service(request, queryset, "Invalidate", services.invalidate_ticket)
 
-    @admin.action(description="Export selected tickets as CSV")
+    @admin.action(description="Export selected tickets as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
         rows = (
             [t.order.file_number, t.barcode, t.status, t.status_changed_at.isoformat(), t.product.season.code,
