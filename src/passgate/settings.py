@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "passgate.orgs.middleware.OrganisationTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -171,6 +172,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 LOGIN_URL = "admin:login"
 
@@ -186,6 +188,12 @@ TASKS = {
 FERNET_KEYS = env_list("PASSGATE_FERNET_KEYS", "")
 if PRODUCTION and not FERNET_KEYS:
     raise ImproperlyConfigured("PASSGATE_FERNET_KEYS: production mode needs at least one Fernet key")
+
+# Jobs: a running schedule holds a lease this long, renewed while it runs; a run
+# whose worker died is closed as ERROR "worker lost" once its lease expired.
+JOBS_LEASE_SECONDS = float(env("PASSGATE_JOBS_LEASE_SECONDS", "120"))
+# A run found busy (its schedule running elsewhere) is queued again this much later.
+JOBS_BUSY_RETRY_SECONDS = float(env("PASSGATE_JOBS_BUSY_RETRY_SECONDS", "5"))
 
 EMAIL_BACKEND = env("PASSGATE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
                     else "django.core.mail.backends.console.EmailBackend")

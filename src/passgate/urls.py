@@ -10,6 +10,10 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+admin.site.site_header = "passgate back office"
+admin.site.site_title = "passgate"
+admin.site.index_title = "Tickets, passes and doors"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz),
