@@ -1,0 +1,36 @@
+"""Which sandboxes exist, and which ones the demo starts (name → default port).
+
+A later connector adds its sandbox here: one line in SANDBOXES (name →
+"module:factory") and, if the demo should run it, one in DEMO_SANDBOXES."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+SANDBOXES: dict[str, str] = {
+    "echo": "sandboxes.echo.app:create_app",
+}
+
+# `passgate demo` starts each of these: `passgate sandbox NAME --port PORT`.
+DEMO_SANDBOXES: dict[str, int] = {
+    "echo": 8101,
+}
+
+
+def names() -> list[str]:
+    return sorted(SANDBOXES)
+
+
+def create_sandbox_app(name: str, **options: Any):
+    try:
+        target = SANDBOXES[name]
+    except KeyError:
+        raise KeyError(f"unknown sandbox {name!r}; known: {', '.join(names())}") from None
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)(**options)
+
+
+def demo_commands(passgate: str = "passgate") -> list[list[str]]:
+    """The commands `passgate demo` runs for the sandboxes."""
+    return [[passgate, "sandbox", name, "--port", str(port)] for name, port in DEMO_SANDBOXES.items()]

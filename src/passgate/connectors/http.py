@@ -1,0 +1,239 @@
+"""One HTTP client base for every partner connector.
+
+- explicit connect / read timeouts (never httpx's defaults by accident);
+- retries with exponential backoff and jitter, only when repeating is safe:
+  * a call marked idempotent (GET, HEAD, PUT, DELETE by default; a POST only
+    when the caller says the partner is idempotent by id) is retried on
+    connection errors, timeouts, dropped connections and 5xx;
+  * any call is retried when the request certainly never reached the partner
+    (connection refused / connect timeout) or the partner refused it with 429;
+  * a non-idempotent call whose fate is unknown (5xx, read timeout, dropped
+    connection) is NOT repeated: the error goes up to the function;
+- honours `Retry-After` (seconds or HTTP date) on 429 and 503, up to a cap;
+- never logs a secret: headers are never logged, and secret values are
+  redacted from every message and recorded path;
+- records each call's method, path, status and duration through `recorder`
+  (the run context writes them on the execution).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from passgate.errors import PassgateError
+
+logger = logging.getLogger("passgate.partner")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+Recorder = Callable[..., None]
+
+
+class PartnerError(PassgateError):
+    """A partner call failed; `status` is the HTTP status (None: no answer)."""
+
+    code = "partner_error"
+    http_status = 502
+
+    def __init__(self, message: str, *, status: int | None = None, partner_code: str = "",
+                 attempts: int = 1, **kwargs: Any) -> None:
+        kwargs.setdefault("field", "url")
+        super().__init__(message, **kwargs)
+        self.status = status
+        self.partner_code = partner_code
+        self.attempts = attempts
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 4
+    backoff_base: float = 0.5  # seconds; doubles each attempt
+    backoff_max: float = 30.0
+    max_retry_after: float = 120.0  # a longer Retry-After is not waited out: the call fails
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with "equal jitter": half fixed, half random."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class PartnerClient:
+    """Subclass it per partner (one module holds the whole wire format)."""
+
+    partner = "partner"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        recorder: Recorder | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.recorder = recorder
+        self.sleep = sleep
+        self._secrets = [s for s in secrets if s and len(s) >= 3]
+        if isinstance(auth, tuple):
+            self._secrets += [s for s in auth[1:] if s and len(s) >= 3]
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers or {},
+            auth=auth,
+            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout,
+                                  pool=connect_timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # -------------------------------------------------------------- plumbing
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> PartnerClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _record(self, method: str, path: str, status: int | None, started: float, attempt: int,
+                error: str = "") -> None:
+        duration_ms = int((time.monotonic() - started) * 1000)
+        logger.info("%s %s %s → %s in %d ms (attempt %d)%s", self.partner, method, path,
+                    status if status is not None else "no answer", duration_ms, attempt,
+                    f": {error}" if error else "")
+        if self.recorder is not None:
+            self.recorder(method=method, path=path, status=status, duration_ms=duration_ms,
+                          attempt=attempt, error=error[:300])
+
+    # -------------------------------------------------------------- the call
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+        accept: Iterable[int] = (),
+    ) -> httpx.Response:
+        """Send one call (retrying when safe). Returns a 2xx response or one whose
+        status is in `accept`; raises PartnerError otherwise."""
+        method = method.upper()
+        safe = (method in IDEMPOTENT_METHODS) if idempotent is None else idempotent
+        accepted = set(accept)
+        shown_path = self.redact(path)
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            wait: float | None = None
+            try:
+                response = self.client.request(method, path, json=json, params=params, headers=headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Never reached the partner: safe to repeat whatever the method.
+                error = self.redact(f"{type(exc).__name__}: {exc}")
+                self._record(method, shown_path, None, started, attempt, error)
+                if attempt >= self.retry.max_attempts:
+                    raise PartnerError(f"{self.partner} cannot be reached ({error}) after {attempt} attempts",
+                                       expected="a reachable partner URL", found=error,
+                                       attempts=attempt) from None
+            except httpx.TransportError as exc:
+                # Timeouts after sending, dropped connections: the call may have been processed.
+                error = self.redact(f"{type(exc).__name__}: {exc}")
+                self._record(method, shown_path, None, started, attempt, error)
+                if not safe:
+                    raise PartnerError(
+                        f"{self.partner} did not answer {method} {shown_path} ({error}); the call is not "
+                        "repeated because it is not idempotent — check the partner before running again",
+                        expected="an answer", found=error, attempts=attempt) from None
+                if attempt >= self.retry.max_attempts:
+                    raise PartnerError(f"{self.partner} did not answer {method} {shown_path} after {attempt} "
+                                       f"attempts ({error})", expected="an answer", found=error,
+                                       attempts=attempt) from None
+            else:
+                status = response.status_code
+                self._record(method, shown_path, status, started, attempt)
+                if 200 <= status < 300 or status in accepted:
+                    return response
+                retry_after = parse_retry_after(response.headers.get("Retry-After")) \
+                    if status in (429, 503) else None
+                retryable = status == 429 or (safe and status in RETRY_STATUSES)
+                body = self.redact(response.text[:300]) if response.content else ""
+                if not retryable or attempt >= self.retry.max_attempts:
+                    raise self.error_for(method, shown_path, status, body, attempt)
+                if retry_after is not None:
+                    if retry_after > self.retry.max_retry_after:
+                        raise PartnerError(
+                            f"{self.partner} asks to wait {retry_after:.0f} s before {method} {shown_path}; "
+                            f"more than the {self.retry.max_retry_after:.0f} s passgate waits",
+                            status=status, expected=f"Retry-After ≤ {self.retry.max_retry_after:.0f} s",
+                            found=f"Retry-After {retry_after:.0f} s", attempts=attempt)
+                    wait = retry_after
+            if wait is None:
+                wait = self.retry.backoff(attempt)
+            self.sleep(wait)
+
+    def error_for(self, method: str, path: str, status: int, body: str, attempts: int) -> PartnerError:
+        if status in (401, 403):
+            message = f"{self.partner} refused the credentials (HTTP {status}) on {method} {path}"
+            return PartnerError(message, status=status, field="secret", expected="valid credentials",
+                                found=f"HTTP {status}", attempts=attempts)
+        if status == 404:
+            message = f"{self.partner} does not know {path} (HTTP 404): check the URL and the project"
+        else:
+            message = f"{self.partner} answered HTTP {status} to {method} {path}" + (
+                f" after {attempts} attempts" if attempts > 1 else "")
+        return PartnerError(message, status=status, expected="a 2xx answer",
+                            found=f"HTTP {status}" + (f": {body}" if body else ""), attempts=attempts)
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("PUT", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kw)

@@ -1,0 +1,370 @@
+"""Running one schedule: the lease, the execution record, the run context given
+to the connector's function, and the reaper of runs whose worker died.
+
+The lease lives on the schedule row (lease_token, lease_expires_at) and is
+taken with a conditional UPDATE, so the database decides; a partial unique
+index also forbids two RUNNING executions of one schedule. A live run renews
+its lease as it goes (every item, every partner call); a run whose lease
+expired is closed as ERROR "worker lost" by the next one to look (the scheduler
+or the next run of that schedule)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from passgate.connectors import registry
+from passgate.connectors.http import PartnerClient, PartnerError
+from passgate.errors import Conflict, NotFound, PassgateError
+from passgate.orgs.services import Actor
+
+from . import secrets as secret_store
+from .models import (
+    Execution,
+    ExecutionItem,
+    ExecutionStatus,
+    Interface,
+    ItemOutcome,
+    PartnerCall,
+    ProcessedMarker,
+    Schedule,
+    Trigger,
+)
+from .params import validate
+
+logger = logging.getLogger("passgate.jobs")
+
+WORKER_LOST = "worker lost"
+
+
+class ScheduleBusy(Conflict):
+    code = "schedule_running"
+
+
+class LeaseLost(Exception):
+    """This run's lease was taken over (it expired): stop without writing more."""
+
+
+def lease_seconds() -> float:
+    return float(getattr(settings, "JOBS_LEASE_SECONDS", 120))
+
+
+def worker_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def watermark(schedule: Schedule) -> dt.datetime | None:
+    """Start time of the last non-simulated execution of this schedule ending OK or WARNING."""
+    return (Execution.objects.filter(schedule=schedule, status__in=[ExecutionStatus.OK, ExecutionStatus.WARNING],
+                                     simulation=False)
+            .order_by("-started_at").values_list("started_at", flat=True).first())
+
+
+# ---------------------------------------------------------------- progress
+
+class Progress:
+    """Receives the run's progress (the CLI shows a bar)."""
+
+    def total(self, n: int) -> None:  # pragma: no cover - interface
+        pass
+
+    def advance(self, n: int = 1) -> None:  # pragma: no cover - interface
+        pass
+
+
+@dataclass
+class ItemRecord:
+    outcome: str
+    ticket: Any = None
+    object_ref: str = ""
+    partner_code: str = ""
+    message: str = ""
+    mark_processed: bool = False
+
+
+class RunContext:
+    """What a connector function gets: the configuration, the parameters, the
+    watermark, the partner HTTP client, and the ways to record what it did."""
+
+    def __init__(self, execution: Execution, schedule: Schedule, fn: registry.FunctionSpec,
+                 params: Any, interface_params: Any, lease_token: str, lease: float,
+                 progress: Progress | None = None) -> None:
+        self.execution = execution
+        self.schedule = schedule
+        self.interface: Interface = schedule.interface
+        self.organisation = schedule.organisation
+        self.function = fn
+        self.params = params
+        self.interface_params = interface_params
+        self.since: dt.datetime | None = execution.since
+        self.simulation: bool = execution.simulation
+        self.batch_size: int | None = execution.batch_size
+        self.actor = Actor.system(self.organisation, f"job:{self.interface.name}/{fn.name}"[:200])
+        self.summary = ""
+        self.counts = {"selected": 0, "done": 0, "failed": 0, "skipped": 0}
+        self._lease_token = lease_token
+        self._lease = lease
+        self._renewed = time.monotonic()
+        self._progress = progress or Progress()
+        self._secret: str | None = None
+
+    # -------------------------------------------------------------- configuration
+    @property
+    def secret(self) -> str:
+        if self._secret is None:
+            self._secret = secret_store.decrypt(self.interface.secret_encrypted)
+        return self._secret
+
+    def http(self, client_class: type[PartnerClient] = PartnerClient, **kwargs: Any) -> PartnerClient:
+        """A partner client whose calls are recorded on this execution and renew the lease."""
+        kwargs.setdefault("secrets", [self.secret])
+        kwargs.setdefault("recorder", self.record_call)
+        return client_class(self.interface.url, **kwargs)
+
+    # -------------------------------------------------------------- recording
+    def record_call(self, *, method: str, path: str, status: int | None, duration_ms: int, attempt: int,
+                    error: str = "") -> None:
+        PartnerCall.objects.create(organisation=self.organisation, execution=self.execution, at=timezone.now(),
+                                   method=method, path=path[:500], status=status, duration_ms=duration_ms,
+                                   attempt=attempt, error=error[:300])
+        self.heartbeat()
+
+    def select(self, n: int) -> None:
+        """Announce n more items selected for this run."""
+        self.counts["selected"] += n
+        self._progress.total(self.counts["selected"])
+
+    def record(self, records: Iterable[ItemRecord]) -> None:
+        """Write item outcomes (and processed markers) in one transaction."""
+        records = list(records)
+        if not records:
+            return
+        now = timezone.now()
+        items = []
+        markers = []
+        for r in records:
+            if r.outcome not in ItemOutcome.values:
+                raise ValueError(f"unknown outcome {r.outcome!r}")
+            ref = r.object_ref or (getattr(r.ticket, "barcode", "") if r.ticket is not None else "")
+            items.append(ExecutionItem(organisation=self.organisation, execution=self.execution, ticket=r.ticket,
+                                       object_ref=ref[:160], outcome=r.outcome, partner_code=r.partner_code[:80],
+                                       message=r.message, at=now))
+            if r.mark_processed and r.ticket is not None and not self.simulation \
+                    and r.outcome == ItemOutcome.DONE:
+                markers.append(ProcessedMarker(organisation=self.organisation, interface=self.interface,
+                                               function=self.function.name, ticket=r.ticket, processed_at=now,
+                                               execution=self.execution))
+            key = {"DONE": "done", "FAILED": "failed", "SKIPPED": "skipped"}[r.outcome]
+            self.counts[key] += 1
+        with transaction.atomic():
+            ExecutionItem.objects.bulk_create(items)
+            if markers:
+                ProcessedMarker.objects.bulk_create(markers, ignore_conflicts=True)
+        self._progress.advance(len(records))
+        self.heartbeat()
+
+    def item(self, outcome: str, *, ticket: Any = None, object_ref: str = "", partner_code: str = "",
+             message: str = "", mark_processed: bool = False) -> None:
+        self.record([ItemRecord(outcome, ticket, object_ref, partner_code, message, mark_processed)])
+
+    # -------------------------------------------------------------- selection helpers
+    def unprocessed(self, queryset):
+        """Tickets of `queryset` this function of this interface has not handled yet."""
+        done = ProcessedMarker.objects.filter(interface=self.interface, function=self.function.name)
+        return queryset.exclude(pk__in=done.values("ticket_id"))
+
+    def is_processed(self, ticket: Any) -> bool:
+        return ProcessedMarker.objects.filter(interface=self.interface, function=self.function.name,
+                                              ticket=ticket).exists()
+
+    # -------------------------------------------------------------- lease
+    def heartbeat(self, force: bool = False) -> None:
+        """Renew the lease (at most every quarter of its length) and save the counts."""
+        if not force and time.monotonic() - self._renewed < self._lease / 4:
+            return
+        now = timezone.now()
+        renewed = Schedule.objects.filter(pk=self.schedule.pk, lease_token=self._lease_token).update(
+            lease_expires_at=now + dt.timedelta(seconds=self._lease))
+        if not renewed:
+            raise LeaseLost(f"the lease of schedule {self.schedule.pk} was taken over")
+        Execution.objects.filter(pk=self.execution.pk, status=ExecutionStatus.RUNNING).update(
+            heartbeat_at=now, **self.counts)
+        self._renewed = time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait while keeping the lease alive."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, max(0.05, self._lease / 8)))
+            self.heartbeat()
+
+
+# ---------------------------------------------------------------- closing runs
+
+def _close(execution_id: int, status: str, *, error: str = "", cause: str = "", summary: str | None = None,
+           counts: dict[str, int] | None = None, only_token: str | None = None) -> bool:
+    fields: dict[str, Any] = {"status": status, "ended_at": timezone.now()}
+    if error:
+        fields["error"] = error
+        fields["error_cause"] = cause
+    if summary is not None:
+        fields["summary"] = summary
+    if counts:
+        fields.update(counts)
+    qs = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING)
+    if only_token is not None:
+        qs = qs.filter(lease_token=only_token)
+    return bool(qs.update(**fields))
+
+
+def _close_lost(schedule_id: int, token: str | None = None) -> list[int]:
+    """Inside a transaction holding the schedule's lease: close its RUNNING executions."""
+    qs = Execution.objects.filter(schedule_id=schedule_id, status=ExecutionStatus.RUNNING)
+    if token:
+        qs = qs.filter(lease_token=token)
+    lost = list(qs.values_list("pk", flat=True))
+    for pk in lost:
+        _close(pk, ExecutionStatus.ERROR, error=WORKER_LOST,
+               cause="the worker running this execution stopped renewing its lease (process killed, machine "
+                     "lost or stuck); the run was closed so that the next one can proceed",
+               summary="stopped: worker lost")
+    return lost
+
+
+def _notify(execution_ids: Iterable[int]) -> None:
+    from .notifications import notify_execution
+
+    for pk in execution_ids:
+        notify_execution(pk)
+
+
+def reap_lost(now: dt.datetime | None = None) -> list[int]:
+    """Close the runs whose lease expired (worker dead) and free their schedules."""
+    now = now or timezone.now()
+    closed: list[int] = []
+    expired = Schedule.objects.filter(lease_token__isnull=False, lease_expires_at__lt=now)
+    for schedule_id, token in expired.values_list("pk", "lease_token"):
+        with transaction.atomic():
+            freed = Schedule.objects.filter(pk=schedule_id, lease_token=token, lease_expires_at__lt=now).update(
+                lease_token=None, lease_expires_at=None)
+            if freed:
+                closed += _close_lost(schedule_id)
+    for pk in closed:
+        logger.warning("execution %s closed as ERROR: %s", pk, WORKER_LOST)
+    _notify(closed)
+    return closed
+
+
+# ---------------------------------------------------------------- running
+
+def describe_cause(exc: BaseException, secret: str = "") -> str:
+    parts = []
+    if isinstance(exc, PassgateError):
+        if exc.field:
+            parts.append(f"field: {exc.field}")
+        if exc.expected is not None:
+            parts.append(f"expected: {exc.expected}")
+        if exc.found is not None:
+            parts.append(f"found: {exc.found}")
+    else:
+        parts.append("".join(traceback.format_exception(exc)).strip()[-4000:])
+    inner = exc.__cause__ or (exc.__context__ if not exc.__suppress_context__ else None)
+    while inner is not None:
+        parts.append(f"caused by {type(inner).__name__}: {inner}")
+        inner = inner.__cause__ or (inner.__context__ if not inner.__suppress_context__ else None)
+    text = "\n".join(parts)
+    return text.replace(secret, "***") if secret and len(secret) >= 3 else text
+
+
+def run_schedule(schedule_id: int, *, trigger: str = Trigger.SCHEDULER, date_from: dt.datetime | None = None,
+                 worker: str | None = None, lease: float | None = None,
+                 progress: Progress | None = None) -> Execution:
+    """Run one schedule now, in this process. Raises ScheduleBusy if it is running elsewhere."""
+    lease = lease or lease_seconds()
+    worker = worker or worker_label()
+    token = secrets.token_hex(16)
+    now = timezone.now()
+    with transaction.atomic():
+        taken = Schedule.objects.filter(pk=schedule_id).filter(
+            Q(lease_token__isnull=True) | Q(lease_expires_at__lt=now)
+        ).update(lease_token=token, lease_expires_at=now + dt.timedelta(seconds=lease))
+        if not taken:
+            if not Schedule.objects.filter(pk=schedule_id).exists():
+                raise NotFound("no such schedule", field="schedule", found=schedule_id)
+            raise ScheduleBusy("this schedule is running already", field="schedule",
+                               expected="no run in progress", found="a run in progress")
+        lost = _close_lost(schedule_id)
+        schedule = Schedule.objects.select_related("interface", "organisation").get(pk=schedule_id)
+        fn_spec = None
+        setup_error: PassgateError | None = None
+        try:
+            type_spec = registry.get_type(schedule.interface.type, "interface.type")
+            fn_spec = registry.get_function(schedule.interface.type, schedule.function)
+        except PassgateError as exc:
+            setup_error = exc
+        since = date_from or schedule.date_from
+        if since is None and fn_spec is not None and fn_spec.uses_watermark:
+            since = watermark(schedule)
+        batch = schedule.batch_size or (fn_spec.default_batch_size if fn_spec else None)
+        execution = Execution.objects.create(
+            organisation=schedule.organisation, schedule=schedule, interface=schedule.interface,
+            function=schedule.function, trigger=trigger, started_at=timezone.now(), heartbeat_at=timezone.now(),
+            worker=worker[:120], lease_token=token, since=since,
+            date_from_used=bool(date_from or schedule.date_from), simulation=schedule.simulation,
+            batch_size=batch)
+    _notify(lost)
+
+    ctx: RunContext | None = None
+    status, error, cause = ExecutionStatus.OK, "", ""
+    try:
+        if setup_error is not None:
+            raise setup_error
+        if not schedule.interface.enabled:
+            raise Conflict("the interface is disabled", field="interface.enabled", expected="enabled",
+                           found="disabled")
+        assert fn_spec is not None
+        params = validate(schedule.parameters or {}, fn_spec.params_schema, field="schedule.parameters")
+        interface_params = validate(schedule.interface.parameters or {}, type_spec.params_schema,
+                                    field="interface.parameters")
+        ctx = RunContext(execution, schedule, fn_spec, params, interface_params, token, lease, progress)
+        fn_spec.run(ctx)
+        status = ExecutionStatus.WARNING if ctx.counts["failed"] else ExecutionStatus.OK
+    except LeaseLost:
+        logger.error("execution %s lost its lease; another run took over", execution.pk)
+        return Execution.objects.get(pk=execution.pk)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the execution
+        status = ExecutionStatus.ERROR
+        secret = ctx._secret if ctx is not None and ctx._secret else ""
+        error = str(exc.message if isinstance(exc, PassgateError) else exc) or type(exc).__name__
+        if secret and len(secret) >= 3:
+            error = error.replace(secret, "***")
+        error = f"{type(exc).__name__}: {error}" if not isinstance(exc, PassgateError) else error
+        cause = describe_cause(exc, secret)
+        if not isinstance(exc, PartnerError | PassgateError):
+            logger.exception("execution %s failed", execution.pk)
+    counts = ctx.counts if ctx else {}
+    summary = (ctx.summary if ctx and ctx.summary else
+               ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else "")
+    if status == ExecutionStatus.ERROR and not summary:
+        summary = f"stopped: {error}"[:500]
+    with transaction.atomic():
+        closed = _close(execution.pk, status, error=error, cause=cause, summary=summary, counts=counts,
+                        only_token=token)
+        Schedule.objects.filter(pk=schedule_id, lease_token=token).update(lease_token=None, lease_expires_at=None)
+    execution = Execution.objects.get(pk=execution.pk)
+    if closed:
+        _notify([execution.pk])
+    return execution

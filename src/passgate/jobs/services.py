@@ -1,0 +1,295 @@
+"""Jobs services: interfaces (typed parameters, write-only secrets), schedules,
+runs. The admin, the API, the CLI, the tasks and the tests call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from passgate.connectors import registry
+from passgate.connectors.http import PartnerError
+from passgate.errors import Conflict, InvalidInput, NotFound, PassgateError
+from passgate.orgs.permissions import Permission
+from passgate.orgs.services import Actor, record_audit, snapshot
+
+from . import secrets as secret_store
+from .models import Execution, Interface, Schedule, Trigger
+from .params import parse_document, parse_parameters, validate
+from .runner import ScheduleBusy, reap_lost, run_schedule, watermark  # noqa: F401 - re-exported
+
+UNSET: Any = object()
+
+# ---------------------------------------------------------------- interfaces
+
+
+def _check_emails(value: str) -> str:
+    addresses = [a.strip() for a in (value or "").replace(";", ",").split(",") if a.strip()]
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise InvalidInput("not an e-mail address", field="notify_emails",
+                               expected="addresses separated by commas", found=address) from None
+    return ", ".join(addresses)
+
+
+def prepare_interface(type_code: str, url: str, parameters_text: str) -> tuple[str, dict[str, Any], str | None]:
+    """Validate type, URL and parameters → (normalised URL, parameters, singleton group).
+
+    Order: the syntax of the parameters first, then the type's URL rule (which
+    may move part of the URL into the parameters), then the parameter schema."""
+    spec = registry.get_type(type_code)
+    raw, lines = parse_document(parameters_text)
+    if not isinstance(raw, dict):
+        validate(raw, spec.params_schema, lines)  # raises "expected an object"
+    norm_url = (url or "").strip()
+    if spec.normalise is not None:
+        normalised = spec.normalise(norm_url, raw)
+        norm_url, raw = normalised.url, normalised.parameters
+    validate(raw, spec.params_schema, lines)
+    return norm_url, raw, spec.singleton_group
+
+
+def _save_interface(actor: Actor, interface: Interface, before: dict | None, action: str) -> Interface:
+    if interface.singleton_group:
+        clash = Interface.objects.filter(organisation=interface.organisation,
+                                         singleton_group=interface.singleton_group).exclude(pk=interface.pk).first()
+        if clash is not None:
+            raise Conflict(f"this organisation already has a {interface.singleton_group} interface ({clash.name}); "
+                           "only one is allowed (push cancelled / push controlled would break)", field="type",
+                           code="duplicate", expected=f"one {interface.singleton_group} interface per organisation",
+                           found=f"{clash.name} exists")
+    if Interface.objects.filter(organisation=interface.organisation, name=interface.name).exclude(
+            pk=interface.pk).exists():
+        raise Conflict("an interface with this name exists already", field="name", code="duplicate",
+                       expected="a new name", found=interface.name)
+    try:
+        with transaction.atomic():
+            interface.save()
+            record_audit(actor, action, interface, before, snapshot(interface))
+    except IntegrityError as exc:  # a concurrent save won the race; the database said no
+        raise Conflict("this interface clashes with another one of the organisation (name, or one "
+                       "interface of its kind per organisation)", field="type", code="duplicate",
+                       expected="a unique interface", found=str(exc)[:200]) from None
+    return interface
+
+
+def create_interface(actor: Actor, *, type: str, name: str, url: str = "", username: str = "", secret: str = "",
+                     parameters_text: str = "", notify_emails: str = "", notify_on_warning: bool = False,
+                     enabled: bool = True) -> Interface:
+    actor.require(Permission.MANAGE_INTERFACES)
+    if not (name or "").strip():
+        raise InvalidInput("an interface needs a name", field="name", expected="a name", found=name)
+    norm_url, parameters, group = prepare_interface(type, url, parameters_text)
+    interface = Interface(organisation=actor.organisation, type=type, name=name.strip(), url=norm_url,
+                          username=(username or "").strip(), parameters_text=parameters_text or "",
+                          parameters=parameters, notify_emails=_check_emails(notify_emails),
+                          notify_on_warning=notify_on_warning, enabled=enabled, singleton_group=group,
+                          secret_encrypted=secret_store.encrypt(secret or ""))
+    return _save_interface(actor, interface, None, "create")
+
+
+def update_interface(actor: Actor, interface: Interface, *, secret: str | None = None, clear_secret: bool = False,
+                     **fields: Any) -> Interface:
+    """Change an interface. A blank or missing `secret` keeps the stored one
+    (`clear_secret=True` removes it on purpose)."""
+    actor.require(Permission.MANAGE_INTERFACES)
+    if interface.organisation_id != actor.organisation.pk:
+        raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
+    allowed = {"type", "name", "url", "username", "parameters_text", "notify_emails", "notify_on_warning",
+               "enabled"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise InvalidInput("these fields cannot be changed", field=sorted(unknown)[0],
+                           expected=", ".join(sorted(allowed)), found=", ".join(sorted(unknown)))
+    before = snapshot(Interface.objects.get(pk=interface.pk))
+    for key, value in fields.items():
+        setattr(interface, key, value)
+    if not (interface.name or "").strip():
+        raise InvalidInput("an interface needs a name", field="name", expected="a name", found=interface.name)
+    interface.name = interface.name.strip()
+    interface.url, interface.parameters, interface.singleton_group = prepare_interface(
+        interface.type, interface.url, interface.parameters_text)
+    interface.notify_emails = _check_emails(interface.notify_emails)
+    if clear_secret:
+        interface.secret_encrypted = ""
+    elif secret:  # blank keeps the stored secret
+        interface.secret_encrypted = secret_store.encrypt(secret)
+    return _save_interface(actor, interface, before, "update")
+
+
+def delete_interface(actor: Actor, interface: Interface) -> None:
+    actor.require(Permission.MANAGE_INTERFACES)
+    if interface.organisation_id != actor.organisation.pk:
+        raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
+    with transaction.atomic():
+        record_audit(actor, "delete", interface, snapshot(interface), None)
+        interface.delete()
+
+
+def interface_secret(interface: Interface) -> str:
+    """The plain secret, for a partner call only: never log nor return it."""
+    return secret_store.decrypt(interface.secret_encrypted)
+
+
+def rotate_secrets() -> int:
+    """Re-encrypt every stored secret under the newest key (after adding one)."""
+    count = 0
+    for interface in Interface.objects.exclude(secret_encrypted=""):
+        Interface.objects.filter(pk=interface.pk).update(
+            secret_encrypted=secret_store.rotate(interface.secret_encrypted))
+        count += 1
+    return count
+
+
+def test_connection(actor: Actor, interface: Interface) -> registry.ConnectionReport:
+    """Ask the partner whether URL, credentials and project are right; in plain words."""
+    actor.require(Permission.MANAGE_INTERFACES)
+    if interface.organisation_id != actor.organisation.pk:
+        raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
+    spec = registry.get_type(interface.type)
+    if spec.test_connection is None:
+        return registry.ConnectionReport(False, f"the {spec.label} connector cannot test its connection yet")
+    try:
+        return spec.test_connection(interface)
+    except PartnerError as exc:
+        return registry.ConnectionReport(False, exc.message, [("partner", False, str(exc.found or ""))])
+    except PassgateError as exc:
+        return registry.ConnectionReport(False, str(exc))
+
+
+# ---------------------------------------------------------------- schedules
+
+SCHEDULE_FIELDS = {"function", "name", "enabled", "frequency_minutes", "batch_size", "parameters_text",
+                   "date_from", "simulation", "interface"}
+
+
+def _prepare_schedule(schedule: Schedule) -> None:
+    interface = schedule.interface
+    if interface.organisation_id != schedule.organisation_id:
+        raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
+    fn = registry.get_function(interface.type, schedule.function)
+    if schedule.frequency_minutes is None or schedule.frequency_minutes < 1:
+        raise InvalidInput("the frequency is in minutes, at least 1", field="frequency_minutes",
+                           expected="1 or more", found=schedule.frequency_minutes)
+    if schedule.batch_size is not None:
+        if schedule.batch_size < 1 or (fn.max_batch_size and schedule.batch_size > fn.max_batch_size):
+            raise InvalidInput(f"batch size out of range for {fn.name}", field="batch_size",
+                               expected=f"1 to {fn.max_batch_size}" if fn.max_batch_size else "1 or more",
+                               found=schedule.batch_size)
+    if schedule.simulation and not fn.supports_simulation:
+        raise InvalidInput(f"{fn.name} has no simulation mode", field="simulation", expected="false", found="true")
+    if schedule.date_from is not None and timezone.is_naive(schedule.date_from):
+        raise InvalidInput("the date from needs a time zone", field="date_from",
+                           expected="e.g. 2026-01-31T08:00:00+01:00", found=schedule.date_from.isoformat())
+    schedule.parameters, _ = parse_parameters(schedule.parameters_text, fn.params_schema,
+                                              field="parameters")
+
+
+def create_schedule(actor: Actor, *, interface: Interface, function: str, name: str = "", enabled: bool = True,
+                    frequency_minutes: int = 5, batch_size: int | None = None, parameters_text: str = "",
+                    date_from: dt.datetime | None = None, simulation: bool = False) -> Schedule:
+    actor.require(Permission.MANAGE_INTERFACES)
+    if interface.organisation_id != actor.organisation.pk:
+        raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
+    schedule = Schedule(organisation=actor.organisation, interface=interface, function=function, name=name or "",
+                        enabled=enabled, frequency_minutes=frequency_minutes, batch_size=batch_size,
+                        parameters_text=parameters_text or "", date_from=date_from, simulation=simulation,
+                        next_run_at=timezone.now() if enabled else None)
+    _prepare_schedule(schedule)
+    with transaction.atomic():
+        schedule.save()
+        record_audit(actor, "create", schedule, None, snapshot(schedule))
+    return schedule
+
+
+def update_schedule(actor: Actor, schedule: Schedule, **fields: Any) -> Schedule:
+    actor.require(Permission.MANAGE_INTERFACES)
+    if schedule.organisation_id != actor.organisation.pk:
+        raise NotFound("no such schedule in this organisation", field="schedule", found=schedule.pk)
+    unknown = set(fields) - SCHEDULE_FIELDS
+    if unknown:
+        raise InvalidInput("these fields cannot be changed", field=sorted(unknown)[0],
+                           expected=", ".join(sorted(SCHEDULE_FIELDS)), found=", ".join(sorted(unknown)))
+    before = snapshot(Schedule.objects.get(pk=schedule.pk))
+    was_enabled = schedule.enabled
+    for key, value in fields.items():
+        setattr(schedule, key, value)
+    _prepare_schedule(schedule)
+    if schedule.enabled and (not was_enabled or schedule.next_run_at is None):
+        schedule.next_run_at = timezone.now()
+    update_fields = sorted(SCHEDULE_FIELDS | {"parameters", "next_run_at", "updated_at"})
+    with transaction.atomic():
+        schedule.save(update_fields=update_fields)  # never touches the lease columns
+        record_audit(actor, "update", schedule, before, snapshot(schedule))
+    return schedule
+
+
+def delete_schedule(actor: Actor, schedule: Schedule) -> None:
+    actor.require(Permission.MANAGE_INTERFACES)
+    if schedule.organisation_id != actor.organisation.pk:
+        raise NotFound("no such schedule in this organisation", field="schedule", found=schedule.pk)
+    with transaction.atomic():
+        record_audit(actor, "delete", schedule, snapshot(schedule), None)
+        schedule.delete()
+
+
+def schedule_warnings(schedule: Schedule) -> list[str]:
+    """What the back office should point out about a schedule."""
+    warnings = []
+    try:
+        fn = registry.get_function(schedule.interface.type, schedule.function)
+    except PassgateError as exc:
+        return [str(exc)]
+    if schedule.date_from is not None and schedule.enabled:
+        warnings.append(
+            f"This recurring schedule keeps a date from ({schedule.date_from:%Y-%m-%d %H:%M} UTC): every run "
+            "handles the tickets changed since that date again"
+            + (" instead of those changed since the last run ending OK or WARNING" if fn.uses_watermark else "")
+            + ". Clear it, or use it in a separate schedule run once (or `passgate run-schedule ID --date-from`).")
+    if schedule.simulation and schedule.enabled:
+        warnings.append("Simulation mode: nothing is sent to the partner.")
+    if not schedule.interface.enabled:
+        warnings.append("The interface is disabled: this schedule does not run.")
+    return warnings
+
+
+def run_now(actor: Actor, schedule: Schedule, date_from: dt.datetime | None = None) -> str:
+    """Queue a run of this schedule for the workers; returns the task id."""
+    actor.require(Permission.MANAGE_INTERFACES)
+    if schedule.organisation_id != actor.organisation.pk:
+        raise NotFound("no such schedule in this organisation", field="schedule", found=schedule.pk)
+    if not schedule.interface.enabled:
+        raise Conflict("the interface is disabled", field="interface.enabled", expected="enabled", found="disabled")
+    from .tasks import run_schedule_task
+
+    result = run_schedule_task.enqueue(schedule.pk, Trigger.MANUAL,
+                                       date_from.isoformat() if date_from else None)
+    return str(result.id)
+
+
+def run_in_foreground(schedule: Schedule, *, date_from: dt.datetime | None = None, progress=None,
+                      trigger: str = Trigger.CLI) -> Execution:
+    return run_schedule(schedule.pk, trigger=trigger, date_from=date_from, progress=progress)
+
+
+# ---------------------------------------------------------------- reading
+
+def interfaces_of(actor: Actor):
+    actor.require(Permission.VIEW)
+    return Interface.objects.filter(organisation=actor.organisation)
+
+
+def schedules_of(actor: Actor):
+    actor.require(Permission.VIEW)
+    return Schedule.objects.filter(organisation=actor.organisation).select_related("interface")
+
+
+def executions_of(actor: Actor):
+    actor.require(Permission.VIEW)
+    return Execution.objects.filter(organisation=actor.organisation).select_related("interface")
