@@ -9,11 +9,13 @@ import base64
 import binascii
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.operation import PathView
 from ninja.security import HttpBearer
 
+from passgate.apikit import ErrorOut
 from passgate.errors import InvalidInput, PassgateError
 from passgate.orgs.services import Actor, authenticate_token
 
@@ -27,13 +29,8 @@ class TokenAuth(HttpBearer):
         return authenticate_token(token)
 
 
-class ErrorOut(Schema):
-    code: str
-    field: str | None = None
-    message: str
-    expected: str | None = None
-    found: str | None = None
-    errors: list[dict[str, Any]] | None = None
+# ErrorOut lives in apikit so that routers can use it without importing this module.
+ErrorOut = ErrorOut
 
 
 api = NinjaAPI(
@@ -92,7 +89,11 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return error_response(request, exc.status_code, {"code": "http_error", "field": None, "message": str(exc)})
+    message = str(exc)
+    if exc.status_code == 400 and message.startswith("Cannot parse request body"):
+        return error_response(request, 400, {"code": "invalid_json", "field": "body", "message": message,
+                                             "expected": "a JSON document"})
+    return error_response(request, exc.status_code, {"code": "http_error", "field": None, "message": message})
 
 
 @api.exception_handler(Exception)
@@ -163,6 +164,31 @@ def register_routers() -> None:
                 raise
             continue
         api.add_router(getattr(mod, "PREFIX", "/v1/"), mod.router)
+    # Last of all: any other path under /api/ is a JSON 404, not Django's HTML page.
+    api.add_router("/", _unknown_router)
+
+
+_unknown_router = Router()
+
+
+@_unknown_router.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], "/{path:path}",
+                               auth=None, include_in_schema=False)
+def unknown_route(request: HttpRequest, path: str) -> HttpResponse:
+    return error_response(request, 404, {"code": "not_found", "field": None,
+                                         "message": f"no such API endpoint: {request.method} /api/{path}"})
+
+
+def _json_not_allowed(self: PathView) -> HttpResponse:
+    """A known path with a method it does not have: 405 as JSON (ninja answers plain text)."""
+    allowed = sorted({method for op in self.operations for method in op.methods})
+    response = JsonResponse({"code": "method_not_allowed", "field": None,
+                             "message": f"this endpoint does not answer this method; allowed: {', '.join(allowed)}",
+                             "expected": ", ".join(allowed)}, status=405)
+    response["Allow"] = ", ".join(allowed)
+    return response
+
+
+PathView._not_allowed = _json_not_allowed  # type: ignore[method-assign]
 
 
 register_routers()
