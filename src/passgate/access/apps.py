@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class AccessConfig(AppConfig):
     name = "passgate.access"
     label = "access"
+    verbose_name = "Access control"
+
+    def ready(self) -> None:
+        from passgate.sales.barcodes import set_barcode_factory
+        from passgate.sales.signals import tickets_changed
+
+        from . import signing
+        from .changes import on_tickets_changed
+
+        set_barcode_factory(signing.barcode_factory)
+        tickets_changed.connect(on_tickets_changed, dispatch_uid="access.on_tickets_changed")

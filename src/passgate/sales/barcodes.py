@@ -19,9 +19,22 @@ def barcode_taken(barcode: str) -> bool:
     return Ticket.objects.filter(barcode=barcode).exists() or RetiredBarcode.objects.filter(barcode=barcode).exists()
 
 
-def new_barcode() -> str:
+# Optional factory (organisation, product, performance) -> barcode | None, set by
+# access control for organisations that issue signed barcodes (None = random).
+barcode_factory = None
+
+
+def set_barcode_factory(factory) -> None:
+    global barcode_factory
+    barcode_factory = factory
+
+
+def new_barcode(organisation=None, product=None, performance=None) -> str:
     """A barcode no ticket has or ever had (the unique constraints are the last word)."""
     while True:
-        barcode = random_barcode()
+        barcode = None
+        if barcode_factory is not None and organisation is not None:
+            barcode = barcode_factory(organisation, product, performance)
+        barcode = barcode or random_barcode()
         if not barcode_taken(barcode):
             return barcode

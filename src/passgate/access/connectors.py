@@ -1,0 +1,133 @@
+"""The connector hook: how a partner (Otipass…) plugs into the doors.
+
+A sector may be mapped to a connector (`Sector.connector` = its registered
+name). When a barcode is not one passgate issued, the core asks the sector's
+connector whether it *recognises* it (a format check, also shipped to offline
+devices as `format_rules`) and, online, to *validate* it with the partner. Cards
+admitted offline (or while the partner was unreachable) are queued and handed
+to `post_sync` later.
+
+The core knows connectors only through this registry; connectors depend on the
+core, never the reverse. A connector module registers itself, e.g. in its
+AppConfig.ready():
+
+    from passgate.access.connectors import register
+    register(OtipassAccessConnector())
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class PartnerUnavailable(Exception):
+    """The partner could not be reached (timeout, 5xx, down): the core falls back."""
+
+
+@dataclass(frozen=True)
+class PartnerCheck:
+    """What the core hands to a connector for one card."""
+
+    organisation_id: int
+    sector: Any  # access.models.Sector (code, connector_options…)
+    door_code: str
+    device_id: int | None
+    barcode: str
+    scanned_at: dt.datetime
+    direction: str
+    offline: bool
+    reference: str  # idempotency key for the partner ("device id:nonce")
+
+
+@dataclass
+class PartnerDecision:
+    granted: bool
+    reason: str | None = None  # a Reason code when refused; PARTNER_REFUSED by default
+    message: str = ""
+    partner_reason: str = ""  # the partner's own word (e.g. ALREADY_CHECKED)
+    recorded_barcode: str = ""  # the barcode the control is recorded under (e.g. OTI…)
+    info: dict[str, Any] = field(default_factory=dict)  # shown to the steward
+
+
+class AccessConnector:
+    """Base class. Subclasses set `name` and override what they support."""
+
+    name: str = ""
+
+    def format_rules(self, sector: Any) -> list[dict[str, Any]]:
+        """Rules an offline device evaluates to recognise a card (see `matches_rules`)."""
+        return []
+
+    def recognises(self, barcode: str, sector: Any) -> bool:
+        rules = self.format_rules(sector)
+        return bool(rules) and matches_rules(barcode, rules)
+
+    def validate(self, check: PartnerCheck) -> PartnerDecision:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def post_sync(self, scan: Any) -> PartnerDecision:
+        """Tell the partner about a card admitted offline. Raise PartnerUnavailable to retry later."""
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, AccessConnector] = {}
+
+
+def register(connector: AccessConnector) -> AccessConnector:
+    if not connector.name:
+        raise ValueError("a connector needs a name")
+    _REGISTRY[connector.name] = connector
+    return connector
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def get(name: str) -> AccessConnector | None:
+    return _REGISTRY.get(name) if name else None
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+# ---------------------------------------------------------------- format rules
+
+def luhn_ok(digits: str) -> bool:
+    if not digits.isdigit() or len(digits) < 2:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def matches_rules(barcode: str, rules: list[dict[str, Any]]) -> bool:
+    """All rules must hold. Kinds: regex {pattern}, luhn {}, prefix {value},
+    length {min, max}. The same evaluation runs on offline devices."""
+    for rule in rules:
+        kind = rule.get("kind")
+        if kind == "regex":
+            if not re.fullmatch(rule["pattern"], barcode):
+                return False
+        elif kind == "luhn":
+            if not luhn_ok(barcode):
+                return False
+        elif kind == "prefix":
+            if not barcode.startswith(rule["value"]):
+                return False
+        elif kind == "length":
+            if not rule.get("min", 0) <= len(barcode) <= rule.get("max", 10**6):
+                return False
+        else:
+            return False  # an unknown rule never recognises (fail closed)
+    return True
