@@ -263,7 +263,7 @@ def _sell_in_transaction(actor: Actor, sale: SaleRequest) -> Order:
             tickets.append(Ticket(
                 organisation=org, order=order, product=line.product, performance=line.performance,
                 tariff=line.tariff, category=line.category, seat=line.seat, contingent=contingent,
-                price=price, currency=org.currency, barcode=new_barcode(),
+                price=price, currency=org.currency, barcode=new_barcode(org, line.product, line.performance),
                 cultural_contact=line.cultural_contact, status=TicketStatus.NOT_PRINTED, status_changed_at=now,
             ))
     Ticket.objects.bulk_create(tickets)
@@ -324,7 +324,8 @@ def reprint_ticket(actor: Actor, ticket: Ticket, point_of_sale: PointOfSale | No
     with transaction.atomic():
         old_barcode = ticket.barcode
         now = timezone.now()
-        ticket = _transition(actor, ticket, "reprint", barcode=new_barcode(), printed_at=now,
+        barcode = new_barcode(actor.organisation, ticket.product, ticket.performance)
+        ticket = _transition(actor, ticket, "reprint", barcode=barcode, printed_at=now,
                              printed_by=point_of_sale, reprint_count=F("reprint_count") + 1)
         RetiredBarcode.objects.create(organisation=actor.organisation, ticket=ticket, barcode=old_barcode,
                                       retired_at=now, reason="REPRINT")
