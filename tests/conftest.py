@@ -29,6 +29,8 @@ from passgate.orgs.models import Role
 from passgate.orgs.services import Actor, create_organisation, issue_api_token
 from passgate.sales import services as sales
 
+pytest_plugins = ["sandboxes.pytest_plugin"]
+
 postgres_only = pytest.mark.skipif(
     "connection.vendor != 'postgresql'", reason="needs PostgreSQL (set DATABASE_URL)"
 )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from django.db.models import Q
 from pydantic import BaseModel, ConfigDict, Field
 
 from passgate.jobs.runner import ItemRecord, RunContext
@@ -90,7 +91,7 @@ def echo_tickets(ctx: RunContext) -> None:
         ctx.sleep(params.hold_seconds)
     tickets = Ticket.objects.filter(organisation=ctx.organisation, status__in=params.statuses)
     if ctx.since is not None:
-        tickets = tickets.filter(updated_at__gte=ctx.since)
+        tickets = tickets.filter(Q(updated_at__gte=ctx.since) | Q(pk__in=ctx.failed_before()))
     tickets = ctx.unprocessed(tickets).order_by("id")
     if ctx.batch_size:
         tickets = tickets[: ctx.batch_size]

@@ -38,6 +38,20 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 Recorder = Callable[..., None]
 
 
+class _QuietBelowWarning(logging.Filter):
+    """httpx logs every request's full URL at INFO (and httpcore its traces at
+    DEBUG): a URL may carry an id or key, so passgate logs partner calls itself,
+    redacted, and keeps only the warnings of these libraries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+              "httpcore.proxy"):
+    logging.getLogger(_name).addFilter(_QuietBelowWarning())
+
+
 class PartnerError(PassgateError):
     """A partner call failed; `status` is the HTTP status (None: no answer)."""
 

@@ -186,6 +186,14 @@ class RunContext:
         done = ProcessedMarker.objects.filter(interface=self.interface, function=self.function.name)
         return queryset.exclude(pk__in=done.values("ticket_id"))
 
+    def failed_before(self):
+        """Ids of tickets this function of this interface failed on and has not handled since:
+        a watermark-based selection adds them back, so a WARNING run's failures are retried."""
+        failed = ExecutionItem.objects.filter(execution__interface=self.interface,
+                                              execution__function=self.function.name,
+                                              outcome=ItemOutcome.FAILED, ticket__isnull=False)
+        return failed.values("ticket_id")
+
     def is_processed(self, ticket: Any) -> bool:
         return ProcessedMarker.objects.filter(interface=self.interface, function=self.function.name,
                                               ticket=ticket).exists()

@@ -55,19 +55,23 @@ def prepare_interface(type_code: str, url: str, parameters_text: str) -> tuple[s
     return norm_url, raw, spec.singleton_group
 
 
-def _save_interface(actor: Actor, interface: Interface, before: dict | None, action: str) -> Interface:
-    if interface.singleton_group:
-        clash = Interface.objects.filter(organisation=interface.organisation,
-                                         singleton_group=interface.singleton_group).exclude(pk=interface.pk).first()
+def check_unique(organisation, name: str, singleton_group: str | None, exclude_pk: int | None = None) -> None:
+    """The rules the database enforces, checked first to give a clear error."""
+    others = Interface.objects.filter(organisation=organisation).exclude(pk=exclude_pk)
+    if singleton_group:
+        clash = others.filter(singleton_group=singleton_group).first()
         if clash is not None:
-            raise Conflict(f"this organisation already has a {interface.singleton_group} interface ({clash.name}); "
+            raise Conflict(f"this organisation already has a {singleton_group} interface ({clash.name}); "
                            "only one is allowed (push cancelled / push controlled would break)", field="type",
-                           code="duplicate", expected=f"one {interface.singleton_group} interface per organisation",
+                           code="duplicate", expected=f"one {singleton_group} interface per organisation",
                            found=f"{clash.name} exists")
-    if Interface.objects.filter(organisation=interface.organisation, name=interface.name).exclude(
-            pk=interface.pk).exists():
+    if others.filter(name=name).exists():
         raise Conflict("an interface with this name exists already", field="name", code="duplicate",
-                       expected="a new name", found=interface.name)
+                       expected="a new name", found=name)
+
+
+def _save_interface(actor: Actor, interface: Interface, before: dict | None, action: str) -> Interface:
+    check_unique(interface.organisation, interface.name, interface.singleton_group, interface.pk)
     try:
         with transaction.atomic():
             interface.save()
@@ -169,7 +173,7 @@ SCHEDULE_FIELDS = {"function", "name", "enabled", "frequency_minutes", "batch_si
                    "date_from", "simulation", "interface"}
 
 
-def _prepare_schedule(schedule: Schedule) -> None:
+def prepare_schedule(schedule: Schedule) -> None:
     interface = schedule.interface
     if interface.organisation_id != schedule.organisation_id:
         raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
@@ -201,7 +205,7 @@ def create_schedule(actor: Actor, *, interface: Interface, function: str, name: 
                         enabled=enabled, frequency_minutes=frequency_minutes, batch_size=batch_size,
                         parameters_text=parameters_text or "", date_from=date_from, simulation=simulation,
                         next_run_at=timezone.now() if enabled else None)
-    _prepare_schedule(schedule)
+    prepare_schedule(schedule)
     with transaction.atomic():
         schedule.save()
         record_audit(actor, "create", schedule, None, snapshot(schedule))
@@ -220,7 +224,7 @@ def update_schedule(actor: Actor, schedule: Schedule, **fields: Any) -> Schedule
     was_enabled = schedule.enabled
     for key, value in fields.items():
         setattr(schedule, key, value)
-    _prepare_schedule(schedule)
+    prepare_schedule(schedule)
     if schedule.enabled and (not was_enabled or schedule.next_run_at is None):
         schedule.next_run_at = timezone.now()
     update_fields = sorted(SCHEDULE_FIELDS | {"parameters", "next_run_at", "updated_at"})

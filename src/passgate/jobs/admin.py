@@ -1,0 +1,305 @@
+"""Back office for interfaces, schedules and executions. Saves go through
+jobs.services; the secret is a write-only field (blank keeps the stored one)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from passgate.connectors import registry
+from passgate.errors import PassgateError
+from passgate.orgs.admin_base import OrgScopedAdmin, ReadOnlyAdmin, actor_for
+from passgate.orgs.permissions import Permission
+
+from . import services
+from .models import Execution, ExecutionItem, Interface, PartnerCall, Schedule
+
+FORM_FIELD_OF = {"parameters": "parameters_text", "schedule.parameters": "parameters_text"}
+
+
+def add_service_error(form: forms.Form, exc: PassgateError) -> None:
+    field = FORM_FIELD_OF.get(exc.field or "", exc.field)
+    if field not in form.fields:
+        field = None
+    lines = [d.get("message", "") for d in exc.details] or [exc.message]
+    if exc.expected is not None and not exc.details:
+        lines.append(f"expected: {exc.expected}; found: {exc.found}")
+    form.add_error(field, lines)
+
+
+# ---------------------------------------------------------------- interfaces
+
+class InterfaceForm(forms.ModelForm):
+    type = forms.ChoiceField(choices=registry.type_choices)
+    secret = forms.CharField(
+        required=False, strip=False, label="Secret (password / API key)",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: never shown again. Leave blank to keep the stored secret.")
+    clear_secret = forms.BooleanField(required=False, help_text="Remove the stored secret.")
+    parameters_text = forms.CharField(
+        required=False, label="Parameters", widget=forms.Textarea(attrs={"rows": 14, "cols": 90,
+                                                                         "style": "font-family: monospace"}),
+        help_text="JSON; // and /* */ comments are accepted. Each error names its line and JSON path.")
+
+    class Meta:
+        model = Interface
+        fields = ["organisation", "type", "name", "url", "username", "parameters_text", "notify_emails",
+                  "notify_on_warning", "enabled"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        organisation = data.get("organisation") or getattr(self.instance, "organisation", None)
+        try:
+            url, parameters, group = services.prepare_interface(data.get("type", ""), data.get("url", ""),
+                                                                data.get("parameters_text", ""))
+            services.check_unique(organisation, (data.get("name") or "").strip(), group, self.instance.pk)
+        except PassgateError as exc:
+            add_service_error(self, exc)
+        return data
+
+    def _post_clean(self):
+        # Model validation (and the constraints) are the services' job, at save time.
+        pass
+
+
+@admin.register(Interface)
+class InterfaceAdmin(OrgScopedAdmin):
+    write_permission = Permission.MANAGE_INTERFACES
+    form = InterfaceForm
+    list_display = ["name", "type", "organisation", "url", "enabled", "secret_state", "updated_at"]
+    list_filter = ["type", "enabled"]
+    search_fields = ["name", "url", "username"]
+    actions = ["test_connection"]
+    readonly_fields = ["secret_state", "normalised_parameters", "schedules_link", "created_at", "updated_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["organisation", "type", "name", "url", "username", "secret", "clear_secret", "secret_state",
+                  "parameters_text", "normalised_parameters", "notify_emails", "notify_on_warning", "enabled"]
+        if obj is not None:
+            fields += ["schedules_link", "created_at", "updated_at"]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "organisation"] if obj else self.readonly_fields
+
+    @admin.display(description="Secret")
+    def secret_state(self, obj):
+        return "stored (hidden)" if obj and obj.has_secret else "none"
+
+    @admin.display(description="Parameters as understood")
+    def normalised_parameters(self, obj):
+        import json
+
+        return format_html("<pre>{}</pre>", json.dumps(obj.parameters, indent=2, ensure_ascii=False)) if obj else "-"
+
+    @admin.display(description="Schedules")
+    def schedules_link(self, obj):
+        url = reverse("admin:jobs_schedule_changelist") + f"?interface__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} schedule(s)</a>', url, obj.schedules.count())
+
+    def save_model(self, request, obj, form, change):
+        data = {k: form.cleaned_data.get(k) for k in ["type", "name", "url", "username", "parameters_text",
+                                                      "notify_emails", "notify_on_warning", "enabled"]}
+        secret = form.cleaned_data.get("secret") or ""
+        actor = actor_for(request, obj.organisation)
+        if change:
+            saved = services.update_interface(actor, Interface.objects.get(pk=obj.pk), secret=secret,
+                                              clear_secret=bool(form.cleaned_data.get("clear_secret")), **data)
+        else:
+            saved = services.create_interface(actor, secret=secret, **data)
+        obj.pk = saved.pk
+        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+
+    def delete_model(self, request, obj):
+        services.delete_interface(actor_for(request, obj.organisation), obj)
+
+    @admin.action(description="Test connection (calls the partner)", permissions=["change"])
+    def test_connection(self, request, queryset):
+        for interface in queryset:
+            try:
+                report = services.test_connection(actor_for(request, interface.organisation), interface)
+            except PassgateError as exc:
+                self.message_user(request, f"{interface.name}: {exc.message}", messages.ERROR)
+                continue
+            detail = "; ".join(f"{c}: {'ok' if ok else 'NOT OK'} ({d})" for c, ok, d in report.checks)
+            self.message_user(request, f"{interface.name}: {report.message}" + (f" — {detail}" if detail else ""),
+                              messages.SUCCESS if report.ok else messages.ERROR)
+
+
+# ---------------------------------------------------------------- schedules
+
+class ScheduleForm(forms.ModelForm):
+    function = forms.ChoiceField(choices=registry.function_choices)
+    parameters_text = forms.CharField(
+        required=False, label="Function parameters",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 90, "style": "font-family: monospace"}),
+        help_text="JSON typed by the function (filters, …); // comments accepted.")
+
+    class Meta:
+        model = Schedule
+        fields = ["organisation", "interface", "function", "name", "enabled", "frequency_minutes", "batch_size",
+                  "parameters_text", "date_from", "simulation"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or not data.get("interface"):
+            return data
+        probe = Schedule(organisation=data.get("organisation") or data["interface"].organisation,
+                         interface=data["interface"], function=data.get("function", ""),
+                         frequency_minutes=data.get("frequency_minutes") or 0, batch_size=data.get("batch_size"),
+                         parameters_text=data.get("parameters_text") or "", date_from=data.get("date_from"),
+                         simulation=bool(data.get("simulation")))
+        try:
+            services.prepare_schedule(probe)
+        except PassgateError as exc:
+            add_service_error(self, exc)
+        return data
+
+    def _post_clean(self):
+        pass
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(OrgScopedAdmin):
+    write_permission = Permission.MANAGE_INTERFACES
+    form = ScheduleForm
+    list_display = ["__str__", "interface", "function", "enabled", "frequency_minutes", "batch_size", "simulation",
+                    "date_from", "next_run_at", "running", "last_status"]
+    list_filter = ["enabled", "function", "interface", "simulation"]
+    search_fields = ["name", "interface__name", "function"]
+    actions = ["run_now"]
+    readonly_fields = ["warnings", "watermark", "next_run_at", "running", "executions_link"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["organisation", "interface", "function", "name", "enabled", "frequency_minutes", "batch_size",
+                  "parameters_text", "date_from", "simulation"]
+        return fields + (self.readonly_fields if obj else [])
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "organisation"] if obj else []
+
+    @admin.display(description="Warnings")
+    def warnings(self, obj):
+        found = services.schedule_warnings(obj) if obj else []
+        return format_html("<br>").join(format_html('<strong style="color:#b35c00">⚠ {}</strong>', w)
+                                        for w in found) if found else "none"
+
+    @admin.display(description="Watermark (start of the last run ending OK or WARNING)")
+    def watermark(self, obj):
+        return services.watermark(obj) or "never ran OK — from the beginning"
+
+    @admin.display(description="Running", boolean=True)
+    def running(self, obj):
+        return bool(obj.lease_token)
+
+    @admin.display(description="Last run")
+    def last_status(self, obj):
+        return obj.executions.values_list("status", flat=True).first() or "-"
+
+    @admin.display(description="Executions")
+    def executions_link(self, obj):
+        url = reverse("admin:jobs_execution_changelist") + f"?schedule__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} execution(s)</a>', url, obj.executions.count())
+
+    def save_model(self, request, obj, form, change):
+        actor = actor_for(request, obj.organisation)
+        data = {k: form.cleaned_data.get(k) for k in ["interface", "function", "name", "enabled",
+                                                      "frequency_minutes", "batch_size", "parameters_text",
+                                                      "date_from", "simulation"]}
+        data["name"] = data["name"] or ""
+        if change:
+            saved = services.update_schedule(actor, Schedule.objects.get(pk=obj.pk), **data)
+        else:
+            saved = services.create_schedule(actor, **data)
+        obj.pk = saved.pk
+        for warning in services.schedule_warnings(saved):
+            self.message_user(request, warning, messages.WARNING)
+
+    def delete_model(self, request, obj):
+        services.delete_schedule(actor_for(request, obj.organisation), obj)
+
+    @admin.action(description="Run now", permissions=["change"])
+    def run_now(self, request, queryset):
+        self.run_service(request, queryset, "Run now (queued for the workers)",
+                         lambda actor, schedule: services.run_now(actor, schedule))
+
+
+# ---------------------------------------------------------------- executions
+
+@admin.register(Execution)
+class ExecutionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "started_at", "interface", "function", "status", "trigger", "duration", "selected",
+                    "done", "failed", "skipped", "summary_short"]
+    list_filter = ["status", "interface", "function", "trigger", "simulation", "started_at"]
+    date_hierarchy = "started_at"
+    search_fields = ["items__object_ref", "error", "summary"]
+    list_select_related = ["interface"]
+    readonly_fields = ["organisation", "schedule", "interface", "function", "status", "trigger", "started_at",
+                       "ended_at", "duration", "heartbeat_at", "worker", "since", "date_from_used", "simulation",
+                       "batch_size", "selected", "done", "failed", "skipped", "summary", "error", "error_cause",
+                       "notified_at", "items_link", "calls_link"]
+    fields = readonly_fields
+
+    def get_search_results(self, request, queryset, search_term):
+        qs, distinct = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term.isdigit():  # a ticket id
+            qs = qs | queryset.filter(items__ticket_id=int(term))
+            distinct = True
+        return qs, distinct
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup in {"schedule__id__exact"} or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="Summary")
+    def summary_short(self, obj):
+        text = obj.error or obj.summary
+        return text[:100] + ("…" if len(text) > 100 else "")
+
+    @admin.display(description="Items")
+    def items_link(self, obj):
+        url = reverse("admin:jobs_executionitem_changelist") + f"?execution__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} item(s)</a>', url, obj.items.count())
+
+    @admin.display(description="Partner calls")
+    def calls_link(self, obj):
+        url = reverse("admin:jobs_partnercall_changelist") + f"?execution__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} call(s)</a>', url, obj.partner_calls.count())
+
+
+@admin.register(ExecutionItem)
+class ExecutionItemAdmin(ReadOnlyAdmin):
+    list_display = ["at", "execution", "ticket_id", "object_ref", "outcome", "partner_code", "message"]
+    list_filter = ["outcome", "execution__function", "execution__interface"]
+    search_fields = ["object_ref", "partner_code", "message"]
+    readonly_fields = ["organisation", "execution", "ticket", "object_ref", "outcome", "partner_code", "message",
+                       "at"]
+    fields = readonly_fields
+    list_select_related = ["execution"]
+
+    def get_search_results(self, request, queryset, search_term):
+        qs, distinct = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term.isdigit():
+            qs = qs | queryset.filter(ticket_id=int(term))
+        return qs, distinct
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup in {"execution__id__exact"} or super().lookup_allowed(lookup, value, request)
+
+
+@admin.register(PartnerCall)
+class PartnerCallAdmin(ReadOnlyAdmin):
+    list_display = ["at", "execution", "method", "path", "status", "duration_ms", "attempt", "error"]
+    list_filter = ["method", "status"]
+    search_fields = ["path", "error"]
+    readonly_fields = ["organisation", "execution", "at", "method", "path", "status", "duration_ms", "attempt",
+                       "error"]
+    fields = readonly_fields
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup in {"execution__id__exact"} or super().lookup_allowed(lookup, value, request)
