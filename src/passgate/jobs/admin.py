@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.forms.models import construct_instance
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from passgate.connectors import registry
 from passgate.errors import PassgateError
@@ -62,8 +64,8 @@ class InterfaceForm(forms.ModelForm):
         return data
 
     def _post_clean(self):
-        # Model validation (and the constraints) are the services' job, at save time.
-        pass
+        # Fill the instance, but leave validation (and the constraints) to the services.
+        self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
 
 
 @admin.register(Interface)
@@ -160,7 +162,7 @@ class ScheduleForm(forms.ModelForm):
         return data
 
     def _post_clean(self):
-        pass
+        self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
 
 
 @admin.register(Schedule)
@@ -185,7 +187,7 @@ class ScheduleAdmin(OrgScopedAdmin):
     @admin.display(description="Warnings")
     def warnings(self, obj):
         found = services.schedule_warnings(obj) if obj else []
-        return format_html("<br>").join(format_html('<strong style="color:#b35c00">⚠ {}</strong>', w)
+        return mark_safe("<br>").join(format_html('<strong style="color:#b35c00">⚠ {}</strong>', w)
                                         for w in found) if found else "none"
 
     @admin.display(description="Watermark (start of the last run ending OK or WARNING)")

@@ -150,7 +150,8 @@ class SchedulePatch(Schema):
 
 
 class RunIn(Schema):
-    date_from: Optional[DateTimeIn] = None
+    date_from: Optional[DateTimeIn] = Field(None, description="handle what changed since this date instead of "
+                                                             "the watermark (this run only)")
 
 
 class RunQueuedOut(Schema):
@@ -388,10 +389,10 @@ def delete_schedule(request: HttpRequest, id: Id) -> Any:
 
 @router.post("/schedules/{id}/run", response=responses(RunQueuedOut, 202), operation_id="run_schedule",
              summary="Run now: queue a run for the workers")
-def run_schedule(request: HttpRequest, id: Id, payload: RunIn | None = None) -> Any:
+def run_schedule(request: HttpRequest, id: Id, query: Query[RunIn]) -> Any:
     actor: Actor = request.auth
     schedule = scoped_get(actor, Schedule, field="id", pk=id)
-    date_from = aware(payload.date_from, actor.organisation) if payload else None
+    date_from = aware(query.date_from, actor.organisation)
     return Status(202, {"task_id": services.run_now(actor, schedule, date_from), "schedule_id": schedule.pk})
 
 

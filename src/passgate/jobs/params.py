@@ -78,10 +78,10 @@ class _Parser:
 
     def fail(self, message: str, path: Path, expected: str, found: str, pos: int | None = None) -> InvalidInput:
         where = f"line {self.line(pos)}, column {self.column(pos)}"
-        error = InvalidInput(f"{json_path(path)} ({where}): {message}", field=self.field,
-                             expected=expected, found=found)
+        full = f"{json_path(path)} ({where}): {message}"
+        error = InvalidInput(full, field=self.field, expected=expected, found=found)
         error.details = [{"code": "invalid", "field": self.field, "path": json_path(path),
-                          "line": self.line(pos), "message": message, "expected": expected, "found": found}]
+                          "line": self.line(pos), "message": full, "expected": expected, "found": found}]
         return error
 
     def skip(self, path: Path) -> None:
