@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import AfterValidator, Field
 
-from passgate.errors import InvalidInput
+from passgate.errors import InvalidInput, PassgateError
 
 # Primary keys are 64-bit (BigAutoField); bigger numbers cannot name a row.
 MAX_ID = 2**63 - 1
@@ -112,3 +114,24 @@ def not_null(fields: dict[str, Any], nullable: set[str]) -> None:
     for name, value in fields.items():
         if value is None and name not in nullable:
             raise InvalidInput("this field cannot be null", field=name, expected="a value", found="null")
+
+
+def _input_name(name: str | None, refs: frozenset[str]) -> str | None:
+    if not name:
+        return name
+    head, dot, last = name.rpartition(".")
+    return f"{head}{dot}{last}_id" if last in refs else name
+
+
+@contextmanager
+def input_names(*refs: str) -> Iterator[None]:
+    """Services name a related object by its model field ("lines[0].tariff"); the API
+    client sent it as "..._id": name the field the way the client wrote it."""
+    names = frozenset(refs)
+    try:
+        yield
+    except PassgateError as exc:
+        exc.field = _input_name(exc.field, names)
+        for detail in exc.details:
+            detail["field"] = _input_name(detail.get("field"), names)
+        raise

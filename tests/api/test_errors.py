@@ -8,6 +8,8 @@ import json
 import pytest
 from django.test import Client
 
+from passgate.catalog import services as catalog
+from passgate.catalog.models import PointOfSale, SalesChannel
 from passgate.orgs.models import Role
 from passgate.orgs.services import revoke_api_token
 
@@ -17,6 +19,11 @@ from .conftest import Api, api_as
 def _line(t, **over):
     line = {"product_id": t.cat.concert.pk, "tariff_id": t.cat.full_price.pk, "performance_id": t.cat.performance.pk}
     return line | over
+
+
+def _pos_of_another_channel(t):
+    web = catalog.create(t.actor, SalesChannel, code="WEB", name="Web", type="INTERNET")
+    return catalog.create(t.actor, PointOfSale, channel=web, code="WEB1", name="Web site")
 
 
 def _order(t, **over):
@@ -45,9 +52,11 @@ BAD_REQUESTS = [
     ("not JSON", "post", "/orders", "{not json", 400, "invalid_json", "body"),
     ("bad cursor", "get", "/tickets?cursor=xyz", None, 400, "invalid", "cursor"),
     ("tariff of another product", "post", "/orders",
-     lambda t: _order(t, lines=[_line(t, tariff_id=t.cat.pass_tariff.pk)]), 400, "invalid", "lines[0].tariff"),
+     lambda t: _order(t, lines=[_line(t, tariff_id=t.cat.pass_tariff.pk)]), 400, "invalid", "lines[0].tariff_id"),
     ("event without performance", "post", "/orders",
-     lambda t: _order(t, lines=[_line(t, performance_id=None)]), 400, "invalid", "lines[0].performance"),
+     lambda t: _order(t, lines=[_line(t, performance_id=None)]), 400, "invalid", "lines[0].performance_id"),
+    ("point of sale of another channel", "post", "/orders",
+     lambda t: _order(t, point_of_sale_id=_pos_of_another_channel(t).pk), 400, "invalid", "point_of_sale_id"),
     ("payment mode not allowed", "post", "/orders", lambda t: _order(t, payment_mode="PENDING_ACCOUNT"), 400,
      "invalid", "payment_mode"),
     ("duplicate code", "post", "/catalog/channels", lambda t: {"code": t.cat.box_office.code, "name": "Again"}, 400,
@@ -57,7 +66,7 @@ BAD_REQUESTS = [
                 "ends_at": "2030-01-01T19:00:00Z"}, 400, "invalid", "ends_at"),
     ("performance of a pass", "post", "/catalog/performances",
      lambda t: {"product_id": t.cat.pass_product.pk, "code": "X", "starts_at": "2030-01-01T20:00:00Z",
-                "ends_at": "2030-01-01T22:00:00Z"}, 400, "invalid", "product"),
+                "ends_at": "2030-01-01T22:00:00Z"}, 400, "invalid", "product_id"),
     ("null in a patch", "patch", "/catalog/seasons/{season}", lambda t: {"code": None}, 400, "invalid", "code"),
     ("empty token name", "post", "/tokens", lambda t: {"name": " ", "role": "READ_ONLY"}, 400, "invalid", "name"),
     # 404

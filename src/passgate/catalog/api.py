@@ -14,7 +14,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from passgate.apikit import Id, aware, local, not_null, paginate, responses
+from passgate.apikit import Id, aware, input_names, local, not_null, paginate, responses
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
 
@@ -161,6 +161,7 @@ def _register(res: Resource) -> None:
     Patch = s.patch_of(In)
     Page = s.page_of(Out)
     label = res.model._meta.verbose_name
+    refs = [name.removesuffix("_id") for name in res.refs]
 
     def list_objects(request: HttpRequest, query: Query[Query_]) -> Any:  # type: ignore[valid-type]
         actor: Actor = request.auth
@@ -182,7 +183,8 @@ def _register(res: Resource) -> None:
     def create_object(request: HttpRequest, payload: In) -> Any:  # type: ignore[valid-type]
         actor: Actor = request.auth
         actor.require(Permission.MANAGE_CATALOG)
-        obj = services.create(actor, res.model, **_model_fields(res, actor, payload.model_dump()))
+        with input_names(*refs):
+            obj = services.create(actor, res.model, **_model_fields(res, actor, payload.model_dump()))
         return Status(201, res.serialize(_queryset(res, actor).get(pk=obj.pk)))
 
     def update_object(request: HttpRequest, id: Id, payload: Patch) -> Any:  # type: ignore[valid-type]
@@ -191,7 +193,8 @@ def _register(res: Resource) -> None:
         obj = _get(res, actor, id)
         data = payload.model_dump(exclude_unset=True)
         not_null(data, res.nullable)
-        services.update(actor, obj, **_model_fields(res, actor, data))
+        with input_names(*refs):
+            services.update(actor, obj, **_model_fields(res, actor, data))
         return res.serialize(_queryset(res, actor).get(pk=obj.pk))
 
     def delete_object(request: HttpRequest, id: Id) -> Any:

@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from passgate.apikit import Id, Text, aware, local, not_null, paginate, responses
+from passgate.apikit import Id, Text, aware, input_names, local, not_null, paginate, responses
 from passgate.catalog.models import Category, Performance, PointOfSale, Product, SalesChannel, Tariff
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
@@ -189,7 +189,9 @@ def create_order(request: HttpRequest, payload: s.OrderIn) -> Any:
     )
     existed = bool(payload.external_reference) and Order.objects.filter(
         organisation=actor.organisation, channel=channel, external_reference=payload.external_reference).exists()
-    order = services.sell(actor, sale)
+    with input_names("channel", "point_of_sale", "buyer", "product", "tariff", "performance", "category",
+                     "cultural_contact"):
+        order = services.sell(actor, sale)
     return Status(200 if existed else 201, order_detail(actor, order.pk))
 
 
@@ -272,7 +274,8 @@ def _ticket_action(request: HttpRequest, id: int, action) -> Any:
     actor: Actor = request.auth
     actor.require(Permission.SELL)
     ticket = scoped_get(actor, Ticket, field="id", pk=id)
-    action(actor, ticket)
+    with input_names("point_of_sale"):
+        action(actor, ticket)
     return ticket_detail(actor, ticket.pk)
 
 
