@@ -39,6 +39,7 @@ DEFAULT_LIMIT = 50_000
 MAX_LIMIT = 1_000_000
 LIVE = (TicketStatus.NOT_PRINTED, TicketStatus.PRINTED)
 PHASES = ("T", "X", "R")  # tickets, external barcodes, retired barcodes
+WHOLE_SEQ = 2**62  # a delta cursor (seq, WHOLE_SEQ) = every change of `seq` already reflected
 
 
 # ---------------------------------------------------------------- cursor
@@ -218,7 +219,7 @@ def _full_page(sector: Sector, rules, phase: str, after_id: int, start_seq: int,
             budget -= len(rows)
         if phase == "R":
             return {"mode": "full", "barcodes": barcodes, "removed": removed, "complete": True,
-                    "next_cursor": encode_cursor(sector.pk, "D", start_seq, 0)}
+                    "next_cursor": encode_cursor(sector.pk, "D", start_seq, WHOLE_SEQ)}
         phase = PHASES[PHASES.index(phase) + 1]
         after_id = 0
         if budget == 0:

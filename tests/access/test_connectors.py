@@ -1,0 +1,130 @@
+"""The connector hook, exercised with a tiny fake partner registered in the tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from passgate.access import connectors
+from passgate.access import services as access
+from passgate.access.models import PostSync, Scan
+from passgate.access.offline import OfflineDevice
+from passgate.access.package import build_package
+
+from .conftest import nonce
+
+pytestmark = pytest.mark.django_db
+
+
+class FakePartner(connectors.AccessConnector):
+    """Cards look like FK + Luhn digits; 'FK...0' style numbers ending in an odd check are refused."""
+
+    name = "fake"
+
+    def __init__(self):
+        self.calls = []
+        self.down = False
+        self.used = {}
+        self.synced = []
+
+    def format_rules(self, sector):
+        return [{"kind": "prefix", "value": "FK"}, {"kind": "regex", "pattern": r"FK\d{6}"}]
+
+    def validate(self, check):
+        self.calls.append(check)
+        if self.down:
+            raise connectors.PartnerUnavailable("connection refused")
+        if check.reference in self.used:
+            return self.used[check.reference]
+        if check.barcode.endswith("9"):
+            decision = connectors.PartnerDecision(False, partner_reason="ALREADY_CHECKED",
+                                                  message="Card already used at this site")
+        else:
+            decision = connectors.PartnerDecision(
+                True, recorded_barcode=f"FAKE{check.barcode}{check.scanned_at:%Y%m%d%H%M%S}",
+                info={"product": "CITYPASS", "service": check.sector.connector_options.get("serviceId")})
+        self.used[check.reference] = decision
+        return decision
+
+    def post_sync(self, scan):
+        if self.down:
+            raise connectors.PartnerUnavailable("still down")
+        self.synced.append(scan.barcode)
+        return connectors.PartnerDecision(True, recorded_barcode=f"FAKE{scan.barcode}")
+
+
+@pytest.fixture
+def partner(venue):
+    fake = connectors.register(FakePartner())
+    access.update_sector(venue.actor, venue.sector, connector="fake", connector_options={"serviceId": "S1"})
+    venue.device.door.sector.refresh_from_db()
+    yield fake
+    connectors.unregister("fake")
+
+
+def test_unknown_connector_is_refused_naming_the_field(venue):
+    from passgate.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as exc:
+        access.create_sector(venue.actor, "X", "X", connector="nope")
+    assert exc.value.field == "connector"
+
+
+def test_partner_grants_and_refuses(venue, partner):
+    granted = access.scan(venue.device, "FK123456", nonce())
+    assert granted["decision"] == "GRANTED" and granted["ticket"]["service"] == "S1"
+    scan = Scan.objects.get(pk=granted["scan_id"])
+    assert scan.connector == "fake" and scan.recorded_barcode.startswith("FAKEFK123456")
+    refused = access.scan(venue.device, "FK123459", nonce())
+    assert refused["decision"] == "DENIED" and refused["reason"] == "PARTNER_REFUSED"
+    assert refused["partner_reason"] == "ALREADY_CHECKED"
+    # not recognised by the connector: plain unknown, the partner is not called
+    calls = len(partner.calls)
+    assert access.scan(venue.device, "ZZ1", nonce())["reason"] == "UNKNOWN_BARCODE"
+    assert len(partner.calls) == calls
+
+
+def test_partner_call_is_idempotent_and_replayed(venue, partner):
+    n = nonce()
+    first = access.scan(venue.device, "FK123456", n)
+    assert access.scan(venue.device, "FK123456", n) == first
+    assert len(partner.calls) == 1
+    assert partner.calls[0].reference == f"{venue.device.pk}:{n}"
+
+
+def test_partner_down_admits_on_detection_and_queues_postsync(venue, partner):
+    partner.down = True
+    answer = access.scan(venue.device, "FK654321", nonce())
+    assert answer["decision"] == "GRANTED" and answer["operation"] == "OFFLINE_OK"
+    assert Scan.objects.get(pk=answer["scan_id"]).postsync_status == PostSync.PENDING
+    assert access.run_postsync(venue.actor.organisation.pk, "fake") == {"done": 0, "failed": 0, "pending": 1}
+    partner.down = False
+    assert access.run_postsync(venue.actor.organisation.pk, "fake") == {"done": 1, "failed": 0, "pending": 0}
+    assert partner.synced == ["FK654321"]
+    assert Scan.objects.get(pk=answer["scan_id"]).postsync_status == PostSync.DONE
+
+
+def test_partner_down_can_deny_when_the_sector_says_so(venue, partner):
+    access.update_sector(venue.actor, venue.sector, admit_when_partner_unreachable=False)
+    venue.device.door.sector.refresh_from_db()
+    partner.down = True
+    answer = access.scan(venue.device, "FK654321", nonce())
+    assert answer["reason"] == "PARTNER_UNAVAILABLE"
+
+
+def test_offline_cards_detected_by_format_rules_and_queued(venue, partner):
+    device = OfflineDevice()
+    device.sync(lambda cursor, limit: build_package(venue.sector, cursor, limit))
+    assert device.header["connector_rules"] == [{"connector": "fake", "rules": partner.format_rules(None)}]
+    from django.utils import timezone
+
+    assert device.decide("FK777777", timezone.now()) == ("GRANTED", "")
+    assert device.decide("FX777777", timezone.now()) == ("DENIED", "UNKNOWN_BARCODE")
+    result = access.upload_offline(venue.device, device.history)
+    assert result["recorded"] == 2 and result["queued_for_postsync"] == 1 and result["conflicts"] == []
+    assert access.run_postsync(venue.actor.organisation.pk, "fake")["done"] == 1
+
+
+def test_luhn_and_rules():
+    assert connectors.luhn_ok("79927398713") and not connectors.luhn_ok("79927398710")
+    assert connectors.matches_rules("79927398713", [{"kind": "luhn"}, {"kind": "length", "min": 11, "max": 11}])
+    assert not connectors.matches_rules("X", [{"kind": "mystery"}])

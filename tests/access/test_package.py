@@ -1,0 +1,171 @@
+"""Offline packages: full, then increments from an opaque cursor; removals;
+signed barcodes sold after the last download; no change missed while paging."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from passgate.access import services as access
+from passgate.access.models import ExternalBarcode
+from passgate.access.offline import OfflineDevice
+from passgate.access.package import build_package
+from passgate.catalog import services as catalog
+from passgate.catalog.models import Tariff
+from passgate.errors import InvalidInput
+from passgate.sales import services as sales
+from passgate.sales.models import Ticket, TicketStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def fetcher(sector):
+    return lambda cursor, limit: build_package(sector, cursor, limit)
+
+
+def truth(sector):
+    """What a device of the sector must hold: live barcodes admitted by the rules."""
+    rules = access.sector_rules(sector.pk)
+    return {t.barcode for t in Ticket.objects.filter(organisation_id=sector.organisation_id,
+                                                     status__in=[TicketStatus.NOT_PRINTED, TicketStatus.PRINTED])
+            if access.rules_match(rules, t.product_id, t.performance_id, t.tariff_id, t.category_id)}
+
+
+def test_full_then_incremental_with_removals(venue):
+    tickets = venue.sell_tonight(7) + venue.sell_pass(3)
+    device = OfflineDevice()
+    pages = device.sync(fetcher(venue.sector), limit=3)
+    assert pages >= 4 and set(device.valid) == {t.barcode for t in tickets}
+    sales.cancel_ticket(venue.actor, tickets[0])
+    old = tickets[1].barcode
+    sales.print_ticket(venue.actor, tickets[1])
+    sales.reprint_ticket(venue.actor, tickets[1])  # refreshes tickets[1]: new barcode
+    new = venue.sell_tonight(2)
+    page = build_package(venue.sector, device.cursor, 1000)
+    assert page["mode"] == "delta" and page["complete"]
+    removed = dict(map(tuple, page["removed"]))
+    assert removed[tickets[0].barcode] == "CANCELLED" and removed[old] == "REPLACED"
+    # the reprinted ticket once (current state, new barcode) and the 2 new ones
+    assert sorted(r[0] for r in page["barcodes"]) == sorted([tickets[1].barcode] + [n.barcode for n in new])
+    device.apply(page)
+    assert set(device.valid) == truth(venue.sector)
+    assert device.blocked[tickets[0].barcode] == "CANCELLED"
+    assert {n.barcode for n in new} <= set(device.valid)
+    # nothing new: an empty, complete increment with the same cursor
+    again = build_package(venue.sector, device.cursor, 1000)
+    assert again["barcodes"] == [] and again["removed"] == [] and again["next_cursor"] == device.cursor
+
+
+def test_full_package_carries_block_list_and_policies(venue):
+    t1, t2 = venue.sell_tonight(2)
+    sales.cancel_ticket(venue.actor, t1)
+    package = build_package(venue.sector, None, None)
+    assert package["mode"] == "full" and package["complete"]
+    assert [t2.barcode] == [row[0] for row in package["barcodes"]]
+    assert [t1.barcode, "CANCELLED"] in package["removed"]
+    product = package["products"][str(venue.catalogue.concert.pk)]
+    assert product["single_entry"] is True
+    assert package["performances"][str(venue.tonight.pk)]["ends_at"]
+    assert package["columns"][0] == "barcode"
+
+
+def test_rule_change_resets_the_device(venue, catalogue):
+    device = OfflineDevice()
+    venue.sell_tonight(2)
+    device.sync(fetcher(venue.sector))
+    access.delete_rule(venue.actor, venue.pass_rule)
+    page = build_package(venue.sector, device.cursor)
+    assert page["mode"] == "reset" and page["next_cursor"] is None
+    device.apply(page)
+    device.sync(fetcher(venue.sector))
+    assert set(device.valid) == truth(venue.sector)
+
+
+def test_cursor_of_another_sector_restarts_and_garbage_names_the_field(venue):
+    other = access.create_sector(venue.actor, "OTHER", "Other")
+    cursor = build_package(venue.sector, None)["next_cursor"]
+    assert build_package(other, cursor)["mode"] == "full"
+    with pytest.raises(InvalidInput) as exc:
+        build_package(venue.sector, "garbage!")
+    assert exc.value.field == "cursor"
+
+
+def test_external_barcodes_in_package_and_mapping(venue, catalogue):
+    access.set_external_mapping(venue.actor, "partner", "S26", "PASSX", catalogue.pass_tariff)
+    result = access.import_external_barcodes(venue.actor, "partner", [
+        {"barcode": "EXT-1", "season_code": "S26", "product_code": "PASSX"},
+        {"barcode": "EXT-2", "season_code": "S26", "product_code": "UNMAPPED"},
+    ])
+    assert result == {"created": 2, "updated": 0, "unchanged": 0, "unmapped": ["S26/UNMAPPED"]}
+    again = access.import_external_barcodes(venue.actor, "partner", [
+        {"barcode": "EXT-1", "season_code": "S26", "product_code": "PASSX"}])
+    assert again["unchanged"] == 1
+    device = OfflineDevice()
+    device.sync(fetcher(venue.sector))
+    assert "EXT-1" in device.valid and "EXT-2" not in device.valid
+    assert device.decide("EXT-1", timezone.now()) == ("GRANTED", "")
+    ext = ExternalBarcode.objects.get(barcode="EXT-1")
+    assert ext.tariff_id == catalogue.pass_tariff.pk
+    access.block_external_barcode(venue.actor, ext, "LOST")
+    device.apply(build_package(venue.sector, device.cursor))
+    assert "EXT-1" not in device.valid and device.blocked["EXT-1"] == "BLOCKED"
+    # online: an imported external barcode mapped to an allowed product is decided like a pass
+    from .conftest import do_scan
+    access.import_external_barcodes(venue.actor, "partner", [
+        {"barcode": "EXT-3", "season_code": "S26", "product_code": "PASSX"}])
+    assert do_scan(venue.device, "EXT-3")["decision"] == "GRANTED"
+    assert do_scan(venue.device, "EXT-1")["reason"] == "BLOCKED"
+    info = access.external_sale_info(venue.actor.organisation, "EXT-3")
+    assert info["tariff"] == catalogue.pass_tariff and info["product_code"] == "PASSX"
+
+
+def test_signed_barcodes_admit_a_ticket_sold_after_the_download(venue, catalogue):
+    access.set_signed_barcodes(venue.actor, True)
+    device = OfflineDevice()
+    device.sync(fetcher(venue.sector))
+    assert device.header["keys"] and device.header["keys"][0]["alg"] == "Ed25519"
+    (card,) = venue.sell_pass()  # sold after the download
+    assert card.barcode.startswith("S1") and len(card.barcode) <= 120
+    assert card.barcode not in device.valid
+    assert device.decide(card.barcode, timezone.now()) == ("GRANTED", "")
+    assert device.decide(card.barcode[:-2] + "AA", timezone.now())[1] == "UNKNOWN_BARCODE"  # forged
+    # the revocation list reaches the device through the increments
+    (c2,) = venue.sell_pass()
+    sales.cancel_ticket(venue.actor, c2)
+    device.apply(build_package(venue.sector, device.cursor))
+    assert device.decide(c2.barcode, timezone.now()) == ("DENIED", "CANCELLED")
+    # online, signed barcodes are ordinary tickets
+    from .conftest import do_scan
+    (t,) = venue.sell_tonight()
+    assert do_scan(venue.device, t.barcode)["decision"] == "GRANTED"
+    # a rotated key still verifies old barcodes
+    access.rotate_signing_key(venue.actor)
+    (c3,) = venue.sell_pass()
+    device.apply(build_package(venue.sector, device.cursor))
+    assert device.decide(card.barcode, timezone.now() + dt.timedelta(minutes=1))[0] == "GRANTED"
+    assert device.decide(c3.barcode, timezone.now())[0] == "GRANTED"
+
+
+def test_signed_barcode_outside_its_window_or_sector(venue, catalogue):
+    access.set_signed_barcodes(venue.actor, True)
+    device = OfflineDevice()
+    device.sync(fetcher(venue.sector))
+    order = catalogue.sell_concert()  # next week
+    barcode = order.tickets.get().barcode
+    assert device.decide(barcode, timezone.now()) == ("DENIED", "NOT_YET_VALID")
+    other_product = catalog.create(venue.actor, Tariff, product=catalogue.concert, code="X", name="X", price=1)
+    assert other_product  # the concert product is admitted in MAIN: signature + product + window are enough
+
+
+def test_package_over_http(venue):
+    venue.sell_tonight(3)
+    r = venue.client().get("/api/v1/access/package", {"limit": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["mode"] == "full" and len(body["barcodes"]) == 2 and not body["complete"]
+    r = venue.client().get("/api/v1/access/package", {"cursor": body["next_cursor"], "limit": 2})
+    assert len(r.json()["barcodes"]) == 1
+    r = venue.client().get("/api/v1/access/package", {"limit": 0})
+    assert r.status_code == 400 and r.json()["field"] == "limit"
