@@ -131,8 +131,8 @@ def test_two_schedulers_and_two_workers_never_run_a_schedule_twice_at_once_nor_s
             for schedule in schedules:
                 services.run_now(admin_actor, schedule)
         Schedule.objects.update(next_run_at=timezone.now())
-        expected = round_no + 1
-        wait_until(lambda: Execution.objects.exclude(status="RUNNING").count() == expected * len(schedules)
+        total = (round_no + 1) * len(schedules)
+        wait_until(lambda n=total: Execution.objects.exclude(status="RUNNING").count() == n
                    and not Schedule.objects.filter(next_run_at__lte=timezone.now()).exists(), 90,
                    f"round {round_no}", processes)
     time.sleep(1.0)  # anything extra would show up now
@@ -140,7 +140,7 @@ def test_two_schedulers_and_two_workers_never_run_a_schedule_twice_at_once_nor_s
         runs = list(Execution.objects.filter(schedule=schedule).order_by("started_at"))
         assert len(runs) == rounds + 1, processes.logs()
         assert all(r.status == "OK" for r in runs), [(r.status, r.error) for r in runs]
-        for before, after in zip(runs, runs[1:]):
+        for before, after in zip(runs, runs[1:], strict=False):
             assert after.started_at >= before.ended_at, "two runs of one schedule overlapped"
         assert {r.trigger for r in runs} == {"SCHEDULER", "MANUAL"}
     assert len({r.worker for r in Execution.objects.all()}) >= 1

@@ -156,7 +156,7 @@ def get_function(type_code: str, name: str, field_name: str = "function") -> Fun
 
 def function_choices() -> list[tuple[str, str]]:
     out = []
-    for code, spec in sorted(types().items()):
+    for _code, spec in sorted(types().items()):
         for name, fn in sorted(spec.functions.items()):
             out.append((name, f"{spec.label} — {fn.label}"))
     # the same function name may exist on two types (TIXNGO and TIXNGO_TEMPLATE)

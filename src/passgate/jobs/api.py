@@ -4,7 +4,7 @@ no answer ever contains it), schedules, runs, executions and their items."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
@@ -28,8 +28,8 @@ class FunctionOut(Schema):
     name: str
     label: str
     description: str
-    default_batch_size: Optional[int]
-    max_batch_size: Optional[int]
+    default_batch_size: int | None
+    max_batch_size: int | None
     uses_watermark: bool
     supports_simulation: bool
     parameters_schema: dict[str, Any]
@@ -62,7 +62,7 @@ class InterfaceOut(Schema):
 
 class InterfacePage(Schema):
     items: list[InterfaceOut]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class InterfaceIn(Schema):
@@ -78,17 +78,17 @@ class InterfaceIn(Schema):
 
 
 class InterfacePatch(Schema):
-    type: Optional[Annotated[Text, Field(min_length=1, max_length=40)]] = None
-    name: Optional[Name] = None
-    url: Optional[Annotated[Text, Field(max_length=500)]] = None
-    username: Optional[Annotated[Text, Field(max_length=200)]] = None
-    secret: Optional[Annotated[Text, Field(max_length=2000)]] = Field(
+    type: Annotated[Text, Field(min_length=1, max_length=40)] | None = None
+    name: Name | None = None
+    url: Annotated[Text, Field(max_length=500)] | None = None
+    username: Annotated[Text, Field(max_length=200)] | None = None
+    secret: Annotated[Text, Field(max_length=2000)] | None = Field(
         None, description="write-only; blank or absent keeps the stored secret")
     clear_secret: bool = False
-    parameters_text: Optional[Annotated[Text, Field(max_length=200_000)]] = None
-    notify_emails: Optional[Annotated[Text, Field(max_length=2000)]] = None
-    notify_on_warning: Optional[bool] = None
-    enabled: Optional[bool] = None
+    parameters_text: Annotated[Text, Field(max_length=200000)] | None = None
+    notify_emails: Annotated[Text, Field(max_length=2000)] | None = None
+    notify_on_warning: bool | None = None
+    enabled: bool | None = None
 
 
 class ConnectionCheckOut(Schema):
@@ -110,20 +110,20 @@ class ScheduleOut(Schema):
     name: str
     enabled: bool
     frequency_minutes: int
-    batch_size: Optional[int]
+    batch_size: int | None
     parameters_text: str
     parameters: dict[str, Any]
-    date_from: Optional[dt.datetime]
+    date_from: dt.datetime | None
     simulation: bool
-    next_run_at: Optional[dt.datetime]
+    next_run_at: dt.datetime | None
     running: bool
-    watermark: Optional[dt.datetime]
+    watermark: dt.datetime | None
     warnings: list[str]
 
 
 class SchedulePage(Schema):
     items: list[ScheduleOut]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class ScheduleIn(Schema):
@@ -132,25 +132,25 @@ class ScheduleIn(Schema):
     name: Annotated[Text, Field(max_length=120)] = ""
     enabled: bool = True
     frequency_minutes: Annotated[int, Field(ge=1, le=525600)] = 5
-    batch_size: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
+    batch_size: Annotated[int, Field(ge=1, le=1000000)] | None = None
     parameters_text: Annotated[Text, Field(max_length=200_000)] = ""
-    date_from: Optional[DateTimeIn] = None
+    date_from: DateTimeIn | None = None
     simulation: bool = False
 
 
 class SchedulePatch(Schema):
-    function: Optional[Annotated[Text, Field(min_length=1, max_length=60)]] = None
-    name: Optional[Annotated[Text, Field(max_length=120)]] = None
-    enabled: Optional[bool] = None
-    frequency_minutes: Optional[Annotated[int, Field(ge=1, le=525600)]] = None
-    batch_size: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
-    parameters_text: Optional[Annotated[Text, Field(max_length=200_000)]] = None
-    date_from: Optional[DateTimeIn] = None
-    simulation: Optional[bool] = None
+    function: Annotated[Text, Field(min_length=1, max_length=60)] | None = None
+    name: Annotated[Text, Field(max_length=120)] | None = None
+    enabled: bool | None = None
+    frequency_minutes: Annotated[int, Field(ge=1, le=525600)] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=1000000)] | None = None
+    parameters_text: Annotated[Text, Field(max_length=200000)] | None = None
+    date_from: DateTimeIn | None = None
+    simulation: bool | None = None
 
 
 class RunIn(Schema):
-    date_from: Optional[DateTimeIn] = Field(None, description="handle what changed since this date instead of "
+    date_from: DateTimeIn | None = Field(None, description="handle what changed since this date instead of "
                                                              "the watermark (this run only)")
 
 
@@ -161,15 +161,15 @@ class RunQueuedOut(Schema):
 
 class ExecutionOut(Schema):
     id: int
-    schedule_id: Optional[int]
+    schedule_id: int | None
     interface_id: int
     function: str
     status: str
     trigger: str
     started_at: dt.datetime
-    ended_at: Optional[dt.datetime]
-    duration_seconds: Optional[float]
-    since: Optional[dt.datetime]
+    ended_at: dt.datetime | None
+    duration_seconds: float | None
+    since: dt.datetime | None
     simulation: bool
     selected: int
     done: int
@@ -182,26 +182,26 @@ class ExecutionOut(Schema):
 
 class ExecutionPage(Schema):
     items: list[ExecutionOut]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class ExecutionQuery(Schema):
-    schedule_id: Optional[Id] = None
-    interface_id: Optional[Id] = None
-    function: Optional[Text] = None
-    status: Optional[Literal[tuple(ExecutionStatus.values)]] = None  # type: ignore[valid-type]
-    started_after: Optional[DateTimeIn] = None
-    started_before: Optional[DateTimeIn] = None
-    barcode: Optional[Text] = Field(None, description="executions that handled this barcode")
-    ticket_id: Optional[Id] = None
+    schedule_id: Id | None = None
+    interface_id: Id | None = None
+    function: Text | None = None
+    status: Literal[tuple(ExecutionStatus.values)] | None = None  # type: ignore[valid-type]
+    started_after: DateTimeIn | None = None
+    started_before: DateTimeIn | None = None
+    barcode: Text | None = Field(None, description="executions that handled this barcode")
+    ticket_id: Id | None = None
     limit: Limit = 100
-    cursor: Optional[Text] = None
+    cursor: Text | None = None
 
 
 class ItemOut(Schema):
     id: int
     execution_id: int
-    ticket_id: Optional[int]
+    ticket_id: int | None
     object_ref: str
     outcome: str
     partner_code: str
@@ -211,20 +211,20 @@ class ItemOut(Schema):
 
 class ItemPage(Schema):
     items: list[ItemOut]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class ItemQuery(Schema):
-    outcome: Optional[Literal["DONE", "FAILED", "SKIPPED"]] = None
-    barcode: Optional[Text] = None
-    ticket_id: Optional[Id] = None
+    outcome: Literal["DONE", "FAILED", "SKIPPED"] | None = None
+    barcode: Text | None = None
+    ticket_id: Id | None = None
     limit: Limit = 100
-    cursor: Optional[Text] = None
+    cursor: Text | None = None
 
 
 class PageQuery(Schema):
     limit: Limit = 100
-    cursor: Optional[Text] = None
+    cursor: Text | None = None
 
 
 # ---------------------------------------------------------------- serialisers
