@@ -73,10 +73,6 @@ def responses(ok: Any, status: int = 200, **more: Any) -> dict[int, Any]:
     return out
 
 
-class Page(Schema):
-    next_cursor: str | None = None
-
-
 def paginate(queryset, cursor: str | None, limit: int, serialize) -> dict[str, Any]:
     from passgate.api import paginate as _paginate
 

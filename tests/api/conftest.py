@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from conftest import Catalogue
 from django.test import Client
 
 from passgate.catalog import services as catalog
@@ -15,7 +16,6 @@ from passgate.catalog.models import Contingent
 from passgate.orgs.models import Role
 from passgate.orgs.services import Actor, issue_api_token
 from passgate.sales import services as sales
-from conftest import Catalogue
 
 
 class Api:

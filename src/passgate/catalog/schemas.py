@@ -5,7 +5,7 @@ id in input (`product_id`) and by id and code in output."""
 # No `from __future__ import annotations`: pydantic.create_model below needs real types.
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import Field, create_model
@@ -29,23 +29,23 @@ def patch_of(schema: type[Schema]) -> type[Schema]:
     fields: dict[str, Any] = {}
     for name, info in schema.model_fields.items():
         annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-        fields[name] = (Optional[annotation], Field(default=None, description=info.description))
+        fields[name] = (annotation | None, Field(default=None, description=info.description))
     name = schema.__name__.removesuffix("In") + "Patch"
     return create_model(name, __base__=Schema, **fields)
 
 
 def page_of(schema: type[Schema]) -> type[Schema]:
     name = schema.__name__.removesuffix("Out") + "Page"
-    return create_model(name, __base__=Schema, items=(list[schema], ...), next_cursor=(Optional[str], None))
+    return create_model(name, __base__=Schema, items=(list[schema], ...), next_cursor=(str | None, None))
 
 
 class ListQuery(Schema):
     limit: Limit = Field(100, description="page size (1 to 1000)")
-    cursor: Optional[Text] = Field(None, description="next_cursor of the previous page")
+    cursor: Text | None = Field(None, description="next_cursor of the previous page")
 
 
 class CodeQuery(ListQuery):
-    code: Optional[Text] = Field(None, description="exact code")
+    code: Text | None = Field(None, description="exact code")
 
 
 # ---------------------------------------------------------------- seasons
@@ -53,16 +53,16 @@ class CodeQuery(ListQuery):
 class SeasonIn(Schema):
     code: Code
     name: Name
-    starts_on: Optional[DateIn] = None
-    ends_on: Optional[DateIn] = None
+    starts_on: DateIn | None = None
+    ends_on: DateIn | None = None
 
 
 class SeasonOut(Schema):
     id: int
     code: str
     name: str
-    starts_on: Optional[dt.date]
-    ends_on: Optional[dt.date]
+    starts_on: dt.date | None
+    ends_on: dt.date | None
 
 
 class SeasonQuery(CodeQuery):
@@ -77,12 +77,12 @@ class ProductIn(Schema):
     name: Name
     family: FamilyName
     validity: ValidityName = "NONE"
-    valid_from: Optional[DateTimeIn] = None
-    valid_until: Optional[DateTimeIn] = None
-    validity_hours: Optional[Annotated[int, Field(ge=1, le=2**31 - 1)]] = None
-    max_controls: Optional[Count] = Field(None, description="empty = unlimited")
-    max_controls_per_day: Optional[Count] = None
-    capacity: Optional[Count] = Field(None, description="empty = unlimited")
+    valid_from: DateTimeIn | None = None
+    valid_until: DateTimeIn | None = None
+    validity_hours: Annotated[int, Field(ge=1, le=2 ** 31 - 1)] | None = None
+    max_controls: Count | None = Field(None, description="empty = unlimited")
+    max_controls_per_day: Count | None = None
+    capacity: Count | None = Field(None, description="empty = unlimited")
 
 
 class ProductOut(Schema):
@@ -93,18 +93,18 @@ class ProductOut(Schema):
     name: str
     family: str
     validity: str
-    valid_from: Optional[dt.datetime]
-    valid_until: Optional[dt.datetime]
-    validity_hours: Optional[int]
-    max_controls: Optional[int]
-    max_controls_per_day: Optional[int]
-    capacity: Optional[int]
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    validity_hours: int | None
+    max_controls: int | None
+    max_controls_per_day: int | None
+    capacity: int | None
     sold_count: int
 
 
 class ProductQuery(CodeQuery):
-    season_id: Optional[Id] = None
-    family: Optional[FamilyName] = None
+    season_id: Id | None = None
+    family: FamilyName | None = None
 
 
 # ---------------------------------------------------------------- performances
@@ -115,12 +115,12 @@ class PerformanceIn(Schema):
     name: Name = ""
     starts_at: DateTimeIn
     ends_at: DateTimeIn
-    doors_open_at: Optional[DateTimeIn] = None
+    doors_open_at: DateTimeIn | None = None
     venue_site: Annotated[Text, Field(max_length=200)] = ""
     venue_city: Annotated[Text, Field(max_length=100)] = ""
     venue_country_code: Annotated[Text, Field(max_length=2)] = ""
     venue_zip: Annotated[Text, Field(max_length=20)] = ""
-    capacity: Optional[Count] = Field(None, description="empty = unlimited")
+    capacity: Count | None = Field(None, description="empty = unlimited")
 
 
 class PerformanceOut(Schema):
@@ -131,19 +131,19 @@ class PerformanceOut(Schema):
     name: str
     starts_at: dt.datetime
     ends_at: dt.datetime
-    doors_open_at: Optional[dt.datetime]
+    doors_open_at: dt.datetime | None
     venue_site: str
     venue_city: str
     venue_country_code: str
     venue_zip: str
-    capacity: Optional[int]
+    capacity: int | None
     sold_count: int
 
 
 class PerformanceQuery(CodeQuery):
-    product_id: Optional[Id] = None
-    starts_after: Optional[DateTimeIn] = Field(None, description="starts at or after")
-    starts_before: Optional[DateTimeIn] = Field(None, description="starts before")
+    product_id: Id | None = None
+    starts_after: DateTimeIn | None = Field(None, description="starts at or after")
+    starts_before: DateTimeIn | None = Field(None, description="starts before")
 
 
 # ---------------------------------------------------------------- tariffs, categories
@@ -165,7 +165,7 @@ class TariffOut(Schema):
 
 
 class TariffQuery(CodeQuery):
-    product_id: Optional[Id] = None
+    product_id: Id | None = None
 
 
 class CategoryIn(Schema):
@@ -183,7 +183,7 @@ class CategoryOut(Schema):
 
 
 class CategoryQuery(CodeQuery):
-    product_id: Optional[Id] = None
+    product_id: Id | None = None
 
 
 # ---------------------------------------------------------------- channels, points of sale
@@ -202,7 +202,7 @@ class ChannelOut(Schema):
 
 
 class ChannelQuery(CodeQuery):
-    type: Optional[ChannelTypeName] = None
+    type: ChannelTypeName | None = None
 
 
 class PointOfSaleIn(Schema):
@@ -220,7 +220,7 @@ class PointOfSaleOut(Schema):
 
 
 class PointOfSaleQuery(CodeQuery):
-    channel_id: Optional[Id] = None
+    channel_id: Id | None = None
 
 
 # ---------------------------------------------------------------- contingents
@@ -230,7 +230,7 @@ class ContingentIn(Schema):
     name: Name
     channel_id: Id
     product_id: Id
-    performance_id: Optional[Id] = Field(None, description="empty = the whole product")
+    performance_id: Id | None = Field(None, description="empty = the whole product")
     quota: Count
 
 
@@ -242,13 +242,13 @@ class ContingentOut(Schema):
     channel_code: str
     product_id: int
     product_code: str
-    performance_id: Optional[int]
-    performance_code: Optional[str]
+    performance_id: int | None
+    performance_code: str | None
     quota: int
     sold_count: int
 
 
 class ContingentQuery(CodeQuery):
-    channel_id: Optional[Id] = None
-    product_id: Optional[Id] = None
-    performance_id: Optional[Id] = None
+    channel_id: Id | None = None
+    product_id: Id | None = None
+    performance_id: Id | None = None

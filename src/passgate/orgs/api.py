@@ -2,7 +2,7 @@
 A token's plaintext appears once, in the answer to its creation."""
 
 import datetime as dt
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
@@ -33,8 +33,8 @@ class TokenOut(Schema):
     prefix: str = Field(description="first characters of the token, to recognise it")
     active: bool
     created_at: dt.datetime
-    revoked_at: Optional[dt.datetime]
-    last_used_at: Optional[dt.datetime]
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
 
 
 class TokenCreatedOut(TokenOut):
@@ -43,14 +43,14 @@ class TokenCreatedOut(TokenOut):
 
 class TokenPage(Schema):
     items: list[TokenOut]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class MeOut(Schema):
     organisation: OrganisationOut
     role: str
     permissions: list[str]
-    token: Optional[TokenOut]
+    token: TokenOut | None
 
 
 class TokenIn(Schema):
@@ -59,9 +59,9 @@ class TokenIn(Schema):
 
 
 class TokenQuery(Schema):
-    active: Optional[bool] = Field(None, description="true: only tokens not revoked; false: only revoked ones")
+    active: bool | None = Field(None, description="true: only tokens not revoked; false: only revoked ones")
     limit: Limit = 100
-    cursor: Optional[Text] = None
+    cursor: Text | None = None
 
 
 def token_out(token: ApiToken, org) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 # No `from __future__ import annotations` (pydantic reads these at runtime).
 import datetime as dt
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import Field, field_validator
@@ -23,7 +23,7 @@ def _t(max_length: int) -> type:
 
 class ListQuery(Schema):
     limit: Limit = Field(100, description="page size (1 to 1000)")
-    cursor: Optional[Text] = Field(None, description="next_cursor of the previous page")
+    cursor: Text | None = Field(None, description="next_cursor of the previous page")
 
 
 # ---------------------------------------------------------------- contacts
@@ -33,7 +33,7 @@ class ContactIn(Schema):
     first_name: _t(100) = ""
     last_name: _t(100) = ""
     email: _t(254) = ""
-    birth_date: Optional[DateIn] = None
+    birth_date: DateIn | None = None
     id_number: _t(60) = ""
     country_code: _t(2) = ""
     birth_region: _t(100) = ""
@@ -44,17 +44,17 @@ class ContactIn(Schema):
 
 
 class ContactPatch(Schema):
-    number: Optional[_t(40)] = None
-    first_name: Optional[_t(100)] = None
-    last_name: Optional[_t(100)] = None
-    email: Optional[_t(254)] = None
-    birth_date: Optional[DateIn] = None
-    id_number: Optional[_t(60)] = None
-    country_code: Optional[_t(2)] = None
-    birth_region: Optional[_t(100)] = None
-    birth_place: Optional[_t(100)] = None
-    gender: Optional[GenderName] = None
-    payment_modes: Optional[list[PaymentModeName]] = None
+    number: _t(40) | None = None
+    first_name: _t(100) | None = None
+    last_name: _t(100) | None = None
+    email: _t(254) | None = None
+    birth_date: DateIn | None = None
+    id_number: _t(60) | None = None
+    country_code: _t(2) | None = None
+    birth_region: _t(100) | None = None
+    birth_place: _t(100) | None = None
+    gender: GenderName | None = None
+    payment_modes: list[PaymentModeName] | None = None
 
 
 class ContactOut(Schema):
@@ -63,7 +63,7 @@ class ContactOut(Schema):
     first_name: str
     last_name: str
     email: str
-    birth_date: Optional[dt.date]
+    birth_date: dt.date | None
     id_number: str
     country_code: str
     birth_region: str
@@ -76,13 +76,13 @@ class ContactOut(Schema):
 
 class ContactPage(Schema):
     items: list[ContactOut]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class ContactQuery(ListQuery):
-    search: Optional[Text] = Field(None, description="part of the name, number or e-mail")
-    number: Optional[Text] = Field(None, description="exact contact number")
-    email: Optional[Text] = Field(None, description="exact e-mail (case-insensitive)")
+    search: Text | None = Field(None, description="part of the name, number or e-mail")
+    number: Text | None = Field(None, description="exact contact number")
+    email: Text | None = Field(None, description="exact e-mail (case-insensitive)")
 
 
 class PersonOut(Schema):
@@ -104,27 +104,27 @@ class TicketOut(Schema):
     file_number: str
     product_id: int
     product_code: str
-    performance_id: Optional[int]
-    performance_code: Optional[str]
+    performance_id: int | None
+    performance_code: str | None
     tariff_id: int
     tariff_code: str
-    category_id: Optional[int]
-    category_code: Optional[str]
+    category_id: int | None
+    category_code: str | None
     seat: str
-    contingent_code: Optional[str]
+    contingent_code: str | None
     price: str
     currency: str
-    cultural_contact_id: Optional[int]
-    beneficiary: Optional[PersonOut] = Field(description="the cultural contact, or else the buyer")
-    printed_at: Optional[dt.datetime]
-    printed_by: Optional[str] = Field(description="code of the point of sale that printed it")
-    cancelled_at: Optional[dt.datetime]
-    invalidated_at: Optional[dt.datetime]
+    cultural_contact_id: int | None
+    beneficiary: PersonOut | None = Field(description="the cultural contact, or else the buyer")
+    printed_at: dt.datetime | None
+    printed_by: str | None = Field(description="code of the point of sale that printed it")
+    cancelled_at: dt.datetime | None
+    invalidated_at: dt.datetime | None
     reprint_count: int
     previous_barcodes: list[str] = Field(description="barcodes replaced by reprints, invalid for ever")
     control_count: int
-    first_controlled_at: Optional[dt.datetime]
-    last_controlled_at: Optional[dt.datetime]
+    first_controlled_at: dt.datetime | None
+    last_controlled_at: dt.datetime | None
     inside: bool
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -132,23 +132,23 @@ class TicketOut(Schema):
 
 class TicketPage(Schema):
     items: list[TicketOut]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class TicketQuery(ListQuery):
-    status: Optional[TicketStatusName] = None
-    product_id: Optional[Id] = None
-    performance_id: Optional[Id] = None
-    tariff_id: Optional[Id] = None
-    category_id: Optional[Id] = None
-    order_id: Optional[Id] = None
-    file_number: Optional[Text] = None
-    barcode: Optional[Text] = Field(None, description="current barcode, or one replaced by a reprint")
-    updated_since: Optional[DateTimeIn] = Field(None, description="changed at or after (no offset: local time)")
+    status: TicketStatusName | None = None
+    product_id: Id | None = None
+    performance_id: Id | None = None
+    tariff_id: Id | None = None
+    category_id: Id | None = None
+    order_id: Id | None = None
+    file_number: Text | None = None
+    barcode: Text | None = Field(None, description="current barcode, or one replaced by a reprint")
+    updated_since: DateTimeIn | None = Field(None, description="changed at or after (no offset: local time)")
 
 
 class PrintIn(Schema):
-    point_of_sale_id: Optional[Id] = None
+    point_of_sale_id: Id | None = None
 
 
 # ---------------------------------------------------------------- orders
@@ -156,25 +156,25 @@ class PrintIn(Schema):
 class OrderLineIn(Schema):
     product_id: Id
     tariff_id: Id
-    performance_id: Optional[Id] = None
-    category_id: Optional[Id] = None
+    performance_id: Id | None = None
+    category_id: Id | None = None
     seat: _t(60) = ""
-    cultural_contact_id: Optional[Id] = Field(None, description="the beneficiary; empty = the buyer")
+    cultural_contact_id: Id | None = Field(None, description="the beneficiary; empty = the buyer")
     quantity: Annotated[int, Field(ge=1, le=100)] = 1
 
 
 class OrderIn(Schema):
     channel_id: Id
-    point_of_sale_id: Optional[Id] = None
-    buyer_id: Optional[Id] = Field(None, description="empty: an anonymous buyer")
+    point_of_sale_id: Id | None = None
+    buyer_id: Id | None = Field(None, description="empty: an anonymous buyer")
     payment_mode: PaymentModeName = "CARD"
-    external_reference: Optional[_t(120)] = Field(
+    external_reference: _t(120) | None = Field(
         None, description="idempotency key: the same reference on the same channel returns the same order")
     lines: list[OrderLineIn] = Field(min_length=1, max_length=50)
 
     @field_validator("external_reference")
     @classmethod
-    def _blank_is_none(cls, value: Optional[str]) -> Optional[str]:
+    def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
 
 
@@ -184,16 +184,16 @@ class OrderOut(Schema):
     status: str
     channel_id: int
     channel_code: str
-    point_of_sale_id: Optional[int]
-    point_of_sale_code: Optional[str]
-    buyer: Optional[PersonOut]
+    point_of_sale_id: int | None
+    point_of_sale_code: str | None
+    buyer: PersonOut | None
     payment_mode: str
-    external_reference: Optional[str]
+    external_reference: str | None
     total: str
     currency: str
     ticket_count: int
     created_at: dt.datetime
-    cancelled_at: Optional[dt.datetime]
+    cancelled_at: dt.datetime | None
     created_by: str
 
 
@@ -203,13 +203,13 @@ class OrderDetailOut(OrderOut):
 
 class OrderPage(Schema):
     items: list[OrderOut]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class OrderQuery(ListQuery):
-    file_number: Optional[Text] = None
-    status: Optional[OrderStatusName] = None
-    channel_id: Optional[Id] = None
-    buyer_id: Optional[Id] = None
-    external_reference: Optional[Text] = None
-    created_since: Optional[DateTimeIn] = Field(None, description="created at or after (no offset: local time)")
+    file_number: Text | None = None
+    status: OrderStatusName | None = None
+    channel_id: Id | None = None
+    buyer_id: Id | None = None
+    external_reference: Text | None = None
+    created_since: DateTimeIn | None = Field(None, description="created at or after (no offset: local time)")
