@@ -236,3 +236,12 @@ def test_test_connection_in_plain_words(echo, admin_actor, echo_interface):
     report = services.test_connection(admin_actor, echo_interface)
     assert not report.ok and "refused the API key" in report.message
     assert ECHO_KEY not in str(report.as_dict())
+
+
+def test_demo_data_is_idempotent_and_points_at_the_demo_sandbox(org, admin_actor):
+    from passgate.jobs.demo import load_demo
+
+    load_demo(org, admin_actor)
+    load_demo(org, admin_actor)
+    schedule = Schedule.objects.get()
+    assert schedule.interface.url == "http://127.0.0.1:8101" and schedule.function == "ECHO_TICKETS"
