@@ -364,10 +364,11 @@ def run_schedule(schedule_id: int, *, trigger: str = Trigger.SCHEDULER, date_fro
         if not isinstance(exc, PartnerError | PassgateError):
             logger.exception("execution %s failed", execution.pk)
     counts = ctx.counts if ctx else {}
-    summary = (ctx.summary if ctx and ctx.summary else
-               ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else "")
-    if status == ExecutionStatus.ERROR and not summary:
-        summary = f"stopped: {error}"[:500]
+    counted = ", ".join(f"{k} {v}" for k, v in counts.items())
+    if status == ExecutionStatus.ERROR:
+        summary = f"stopped: {error}"[:500] + (f" ({counted})" if any(counts.values()) else "")
+    else:
+        summary = ctx.summary if ctx and ctx.summary else counted
     with transaction.atomic():
         closed = _close(execution.pk, status, error=error, cause=cause, summary=summary, counts=counts,
                         only_token=token)
