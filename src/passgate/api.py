@@ -128,7 +128,10 @@ def decode_cursor(cursor: str | None, field: str = "cursor") -> int:
         kind, _, value = raw.partition(":")
         if kind != "id":
             raise ValueError
-        return int(value)
+        after = int(value)
+        if not 0 <= after < 2**63:  # beyond a 64-bit key the database would overflow
+            raise ValueError
+        return after
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("this cursor was not produced by passgate", field=field,
                            expected="the next_cursor of a previous page", found=cursor) from None

@@ -6,6 +6,7 @@ NinjaAPI object at import time (which itself imports the routers)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from passgate.errors import InvalidInput, PassgateError
 
@@ -40,9 +41,18 @@ def _sane_date(value: dt.date) -> dt.date:
     return value
 
 
+def _plus_in_offset(value: object) -> object:
+    # "+01:00" in a query string arrives as " 01:00" when the client forgot to encode "+".
+    if isinstance(value, str):
+        return _SPACE_OFFSET.sub(r"\1+\2", value)
+    return value
+
+
+_SPACE_OFFSET = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Text = Annotated[str, AfterValidator(_no_nul)]
-DateTimeIn = Annotated[dt.datetime, AfterValidator(_sane_datetime)]
+DateTimeIn = Annotated[dt.datetime, BeforeValidator(_plus_in_offset), AfterValidator(_sane_datetime)]
 DateIn = Annotated[dt.date, AfterValidator(_sane_date)]
 Limit = Annotated[int, Field(ge=1, le=1000)]
 DEFAULT_LIMIT = 100

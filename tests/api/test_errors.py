@@ -3,6 +3,7 @@ person understands — whatever the kind: 400, 401, 403, 404, 405, 409, 422."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -51,6 +52,8 @@ BAD_REQUESTS = [
     # 400: well-formed but refused by a rule
     ("not JSON", "post", "/orders", "{not json", 400, "invalid_json", "body"),
     ("bad cursor", "get", "/tickets?cursor=xyz", None, 400, "invalid", "cursor"),
+    ("cursor beyond any key", "get", "/tickets?cursor=" + base64.urlsafe_b64encode(b"id:" + b"9" * 30).decode(), None,
+     400, "invalid", "cursor"),
     ("tariff of another product", "post", "/orders",
      lambda t: _order(t, lines=[_line(t, tariff_id=t.cat.pass_tariff.pk)]), 400, "invalid", "lines[0].tariff_id"),
     ("event without performance", "post", "/orders",
