@@ -245,3 +245,67 @@ def test_demo_data_is_idempotent_and_points_at_the_demo_sandbox(org, admin_actor
     load_demo(org, admin_actor)
     schedule = Schedule.objects.get()
     assert schedule.interface.url == "http://127.0.0.1:8101" and schedule.function == "ECHO_TICKETS"
+
+
+@pytest.fixture
+def test_function():
+    """Register a throw-away ECHO function for one test."""
+    from passgate.connectors import registry
+
+    names = []
+
+    def register(name, run):
+        registry.register_function("ECHO", registry.FunctionSpec(name=name, label=name, run=run))
+        names.append(name)
+
+    yield register
+    for name in names:
+        registry.types()["ECHO"].functions.pop(name, None)
+
+
+def test_a_bug_in_a_function_is_an_error_with_its_traceback(admin_actor, echo_interface, test_function):
+    def broken(ctx):
+        ctx.select(1)
+        raise ValueError("the connector has a bug")
+
+    test_function("TEST_BROKEN", broken)
+    schedule = services.create_schedule(admin_actor, interface=echo_interface, function="TEST_BROKEN")
+    execution = run(schedule)
+    assert execution.status == "ERROR" and execution.error == "ValueError: the connector has a bug"
+    assert "Traceback" in execution.error_cause and "broken" in execution.error_cause
+    assert execution.selected == 1 and Schedule.objects.get(pk=schedule.pk).lease_token is None
+
+
+def test_a_run_whose_lease_was_taken_over_stops_writing(admin_actor, echo_interface, test_function):
+    def stolen(ctx):
+        Schedule.objects.filter(pk=ctx.schedule.pk).update(lease_token="someone-else")
+        ctx.heartbeat(force=True)
+        raise AssertionError("never reached")
+
+    test_function("TEST_STOLEN", stolen)
+    schedule = services.create_schedule(admin_actor, interface=echo_interface, function="TEST_STOLEN")
+    execution = run(schedule)
+    assert execution.status == "RUNNING"  # left to whoever holds the lease now (the reaper closes it)
+    assert Schedule.objects.get(pk=schedule.pk).lease_token == "someone-else"
+
+
+def test_waiting_out_a_retry_after_renews_the_lease(echo, echo_schedule, catalogue, settings):
+    settings.JOBS_LEASE_SECONDS = 0.8
+    catalogue.sell_concert(1)
+    echo.faults(rate_limit={"count": 1, "retry_after": 2})
+    execution = run(echo_schedule)
+    assert execution.status == "OK", execution.error
+    assert [c.status for c in PartnerCall.objects.filter(execution=execution)][:2] == [429, 200]
+
+
+def test_partner_clients_of_a_run_wait_through_the_lease_keeping_sleep(admin_actor, echo_interface, test_function):
+    seen = {}
+
+    def probe(ctx):
+        with ctx.http() as client:
+            seen["sleep"] = client.sleep == ctx.sleep
+            seen["recorder"] = client.recorder == ctx.record_call
+
+    test_function("TEST_PROBE", probe)
+    schedule = services.create_schedule(admin_actor, interface=echo_interface, function="TEST_PROBE")
+    assert run(schedule).status == "OK" and seen == {"sleep": True, "recorder": True}

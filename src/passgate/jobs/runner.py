@@ -132,6 +132,7 @@ class RunContext:
         """A partner client whose calls are recorded on this execution and renew the lease."""
         kwargs.setdefault("secrets", [self.secret])
         kwargs.setdefault("recorder", self.record_call)
+        kwargs.setdefault("sleep", self.sleep)  # waiting out a Retry-After keeps the lease alive
         return client_class(self.interface.url, **kwargs)
 
     # -------------------------------------------------------------- recording
