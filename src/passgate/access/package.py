@@ -218,7 +218,10 @@ def _full_page(sector: Sector, rules, phase: str, after_id: int, start_seq: int,
         if budget is not None:
             budget -= len(rows)
         if phase == "R":
-            return {"mode": "full", "barcodes": barcodes, "removed": removed, "complete": True,
+            # Complete only if nothing changed since the download began; otherwise the
+            # device goes on with the increments at once.
+            pending = AccessChange.objects.filter(organisation_id=org_id, seq__gt=start_seq).exists()
+            return {"mode": "full", "barcodes": barcodes, "removed": removed, "complete": not pending,
                     "next_cursor": encode_cursor(sector.pk, "D", start_seq, WHOLE_SEQ)}
         phase = PHASES[PHASES.index(phase) + 1]
         after_id = 0

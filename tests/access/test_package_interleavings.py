@@ -1,0 +1,168 @@
+"""Hypothesis drives interleavings of ticket changes, page reads and writer
+transactions still in flight on other connections (committing while the
+device pages). After draining, the device must hold exactly the truth: no
+change missed, removals included."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+from django.db import connections, transaction
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from passgate.access import services as access
+from passgate.access.offline import OfflineDevice
+from passgate.access.package import build_package
+from passgate.orgs.services import Actor, create_organisation
+from passgate.sales import services as sales
+from passgate.sales.models import Ticket, TicketStatus
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+LIVE = (TicketStatus.NOT_PRINTED, TicketStatus.PRINTED)
+_orgs = itertools.count()
+
+
+class Writer:
+    """A change made in another thread on its own connection, held open until released."""
+
+    def __init__(self, change):
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.error: list[BaseException] = []
+        self.thread = threading.Thread(target=self.run, args=(change,), daemon=True)
+        self.thread.start()
+
+    def run(self, change):
+        try:
+            with transaction.atomic():
+                change()
+                self.started.set()
+                assert self.release.wait(30)
+        except BaseException as exc:  # pragma: no cover - surfaced in commit()
+            self.error.append(exc)
+            self.started.set()
+        finally:
+            connections.close_all()
+
+    def commit(self):
+        self.release.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive() and not self.error, self.error
+
+
+class PackageMachine(RuleBasedStateMachine):
+    Catalogue: type = object  # the shared fixture's Catalogue class, set by the test
+
+    def __init__(self):
+        super().__init__()
+        n = next(_orgs)
+        org = create_organisation(f"hyp{n}", f"Hypothesis {n}")
+        self.actor = Actor.system(org, "hypothesis")
+        self.cat = self.Catalogue(self.actor)
+        self.sector = access.create_sector(self.actor, "MAIN", "Main")
+        access.add_rule(self.actor, self.sector, self.cat.concert)
+        self.pass_rule = None
+        self.device = OfflineDevice()
+        self.writers: list[Writer] = []
+
+    # ---------------------------------------------------------- helpers
+
+    def live(self):
+        return list(Ticket.objects.filter(organisation=self.actor.organisation, status__in=LIVE).order_by("id"))
+
+    def fetch(self, cursor, limit):
+        return build_package(self.sector, cursor, limit)
+
+    # ---------------------------------------------------------- changes on the main connection
+
+    @precondition(lambda self: not self.writers)
+    @rule(quantity=st.integers(1, 3), kind=st.sampled_from(["concert", "pass"]))
+    def sell(self, quantity, kind):
+        (self.cat.sell_concert if kind == "concert" else self.cat.sell_pass)(quantity)
+
+    @precondition(lambda self: not self.writers)
+    @rule(data=st.data(), op=st.sampled_from(["cancel", "invalidate", "print", "reprint"]))
+    def change(self, data, op):
+        live = self.live()
+        if not live:
+            return
+        ticket = data.draw(st.sampled_from(live))
+        if op == "cancel":
+            sales.cancel_ticket(self.actor, ticket)
+        elif op == "invalidate":
+            sales.invalidate_ticket(self.actor, ticket)
+        elif ticket.status == TicketStatus.NOT_PRINTED:
+            sales.print_ticket(self.actor, ticket)
+        elif op == "reprint":
+            sales.reprint_ticket(self.actor, ticket)
+
+    @precondition(lambda self: not self.writers)
+    @rule()
+    def toggle_pass_rule(self):
+        if self.pass_rule is None:
+            self.pass_rule = access.add_rule(self.actor, self.sector, self.cat.pass_product)
+        else:
+            access.delete_rule(self.actor, self.pass_rule)
+            self.pass_rule = None
+
+    # ---------------------------------------------------------- writers in flight on other connections
+
+    @precondition(lambda self: len(self.writers) < 2)
+    @rule(data=st.data(), op=st.sampled_from(["sell", "cancel", "reprint"]))
+    def begin_writer(self, data, op):
+        live = [t for t in self.live() if op != "reprint" or t.status == TicketStatus.PRINTED]
+        if op != "sell" and not live:
+            return
+        ticket = data.draw(st.sampled_from(live)) if op != "sell" else None
+        actor, cat = self.actor, self.cat
+        change = {
+            "sell": lambda: cat.sell_pass(2),
+            "cancel": lambda: sales.cancel_ticket(actor, ticket),
+            "reprint": lambda: sales.reprint_ticket(actor, ticket),
+        }[op]
+        if op != "sell" and any(getattr(w, "ticket_id", None) == ticket.pk for w in self.writers):
+            return
+        writer = Writer(change)
+        writer.ticket_id = ticket.pk if ticket else None
+        # The first writer is inside its transaction; a second one may be queued behind the lock.
+        writer.started.wait(0.5 if self.writers else 10)
+        self.writers.append(writer)
+
+    @precondition(lambda self: bool(self.writers))
+    @rule()
+    def commit_writer(self):
+        self.writers.pop(0).commit()
+        if self.writers:
+            self.writers[0].started.wait(10)
+
+    # ---------------------------------------------------------- the device
+
+    @rule(limit=st.integers(1, 4))
+    def read_page(self, limit):
+        self.device.apply(self.fetch(self.device.cursor, limit))
+
+    def teardown(self):
+        while self.writers:
+            self.writers.pop(0).commit()
+        self.device.sync(self.fetch, limit=3)
+        rules = access.sector_rules(self.sector.pk)
+        tickets = Ticket.objects.filter(organisation=self.actor.organisation)
+        truth = {t.barcode for t in tickets if t.status in LIVE
+                 and access.rules_match(rules, t.product_id, t.performance_id, t.tariff_id, t.category_id)}
+        assert set(self.device.valid) == truth
+        dead = {t.barcode for t in tickets if t.status not in LIVE
+                and access.rules_match(rules, t.product_id, t.performance_id, t.tariff_id, t.category_id)}
+        assert dead <= set(self.device.blocked)
+
+
+def test_incremental_package_never_misses_a_change(transactional_db, catalogue):
+    PackageMachine.Catalogue = type(catalogue)
+    run_state_machine_as_test(PackageMachine, settings=settings(
+        max_examples=40, stateful_step_count=25, deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
+
