@@ -70,3 +70,10 @@ def venue(catalogue):
 @pytest.fixture
 def device(venue):
     return venue.device
+
+
+def role_client(actor, role) -> Client:
+    from passgate.orgs.services import issue_api_token
+
+    _, plaintext = issue_api_token(actor, f"role-{role}", role)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")

@@ -853,6 +853,8 @@ def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool) ->
     if reason and reason not in Reason.values:
         raise InvalidInput("unknown reason code", field=f"{where}.reason", expected=", ".join(Reason.values),
                            found=reason)
+    if raw.get("scanned_at") is None and raw.get("controlled_at") is not None:
+        raw = {**raw, "scanned_at": raw["controlled_at"]}  # the S-360 name for imported controls
     if raw.get("scanned_at") is None:
         raise InvalidInput("the time of the scan is missing", field=f"{where}.scanned_at",
                            expected="ISO 8601 with a time zone")
