@@ -137,3 +137,27 @@ def test_arbitrary_text_never_crashes_the_parser(text):
 def test_valid_json_reads_as_json_does(value):
     text = json.dumps(value, indent=1)
     assert parse_document(text)[0] == json.loads(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["OtipassProjectId", "NumType", "sectorInfos", "tariffMapping", "x"]),
+                       json_values, max_size=5))
+def test_generated_objects_never_crash_the_schema_validation(value):
+    try:
+        parse_parameters(json.dumps(value), OtipassParams)
+    except InvalidInput as exc:
+        assert all(d["path"].startswith("$") and d["expected"] and d["found"] for d in exc.details)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["OTIPASS", "TIXNGO", "ECHO"]), st.text(max_size=60) | st.sampled_from([
+    "https://o.example/api/toulouse", "https://t.example/organizer/tickets", "http://[::1", "https://x?a=1",
+    "https://:80/api", "ftp://x/api"]), st.text(max_size=40))
+def test_generated_urls_and_parameters_give_errors_not_crashes(type_code, url, text):
+    from passgate.errors import PassgateError
+    from passgate.jobs.services import prepare_interface
+
+    try:
+        prepare_interface(type_code, url, text)
+    except PassgateError as exc:
+        assert exc.field and exc.message

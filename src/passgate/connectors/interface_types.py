@@ -17,8 +17,13 @@ from .registry import InterfaceTypeSpec, NormalisedConfig, register_type
 def check_http_url(url: str, field: str = "url") -> tuple[str, Any]:
     """A stripped absolute http(s) URL without query or fragment, or InvalidInput."""
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", a port out of range…
+        raise InvalidInput(f"this URL cannot be read ({exc})", field=field, expected="https://host/path",
+                           found=url) from None
+    if parts.scheme not in {"http", "https"} or not host or any(c.isspace() for c in url):
         raise InvalidInput("the URL must be absolute, starting with https:// (or http://)", field=field,
                            expected="https://host/path", found=url or "(empty)")
     if parts.query or parts.fragment:
