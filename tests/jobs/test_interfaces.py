@@ -317,3 +317,18 @@ def test_read_only_token_may_read_but_not_change(admin_actor, echo_interface):
     assert client.get(f"/api/v1/interfaces/{echo_interface.pk}").status_code == 200
     assert client.patch(f"/api/v1/interfaces/{echo_interface.pk}", {"name": "x"},
                         content_type="application/json").status_code == 403
+
+
+def test_save_and_run_now_button_on_a_schedule(admin_client, echo_schedule):
+    from django_tasks_db.models import DBTaskResult
+
+    url = reverse("admin:jobs_schedule_change", args=[echo_schedule.pk])
+    assert 'name="_run_now"' in admin_client.get(url).content.decode()
+    response = admin_client.post(url, {
+        "interface": echo_schedule.interface_id, "function": "ECHO_TICKETS", "name": "Nightly",
+        "enabled": "on", "frequency_minutes": 5, "batch_size": "", "parameters_text": '{"chunk_size": 3}',
+        "_run_now": "Save and run now"}, follow=True)
+    assert "Run queued" in response.content.decode()
+    echo_schedule.refresh_from_db()
+    assert echo_schedule.name == "Nightly" and echo_schedule.parameters == {"chunk_size": 3}
+    assert DBTaskResult.objects.get().args_kwargs["args"][:2] == [echo_schedule.pk, "MANUAL"]

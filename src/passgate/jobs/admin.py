@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.forms.models import construct_instance
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -223,6 +224,17 @@ class ScheduleAdmin(OrgScopedAdmin):
 
     def delete_model(self, request, obj):
         services.delete_schedule(actor_for(request, obj.organisation), obj)
+
+    def response_change(self, request, obj):
+        if "_run_now" in request.POST:
+            try:
+                services.run_now(actor_for(request, obj.organisation), Schedule.objects.get(pk=obj.pk))
+            except PassgateError as exc:
+                self.message_user(request, f"Run now refused — {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, "Run queued for the workers; see the executions.", messages.SUCCESS)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     @admin.action(description="Run now", permissions=["change"])
     def run_now(self, request, queryset):
