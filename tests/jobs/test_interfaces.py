@@ -283,6 +283,8 @@ def test_api_schedules_runs_and_executions(api_client, echo, catalogue):
     assert [e["id"] for e in listed] == [execution.pk] and listed[0]["status"] == "OK"
     items = api_client.get(f"/api/v1/executions/{execution.pk}/items").json()["items"]
     assert items[0]["object_ref"] == ticket.barcode and items[0]["partner_code"] == "ACCEPTED"
+    calls = api_client.get(f"/api/v1/executions/{execution.pk}/calls").json()["items"]
+    assert [(c["method"], c["path"], c["status"]) for c in calls] == [("GET", "/ping", 200), ("POST", "/batch", 200)]
     types = api_client.get("/api/v1/interface-types").json()
     echo_type = next(t for t in types if t["code"] == "ECHO")
     assert echo_type["functions"][0]["name"] == "ECHO_TICKETS"
@@ -295,7 +297,7 @@ def test_another_organisation_gets_404(api_client, other_api_client, echo, admin
     execution = run_schedule(echo_schedule.pk)
     iid, sid = echo_schedule.interface_id, echo_schedule.pk
     for path in (f"/api/v1/interfaces/{iid}", f"/api/v1/schedules/{sid}", f"/api/v1/executions/{execution.pk}",
-                 f"/api/v1/executions/{execution.pk}/items"):
+                 f"/api/v1/executions/{execution.pk}/items", f"/api/v1/executions/{execution.pk}/calls"):
         assert other_api_client.get(path).status_code == 404, path
         assert api_client.get(path).status_code == 200, path
     assert other_api_client.patch(f"/api/v1/interfaces/{iid}", {"name": "x"},

@@ -15,7 +15,7 @@ from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
 
 from . import services
-from .models import Execution, ExecutionItem, ExecutionStatus, Interface, Schedule
+from .models import Execution, ExecutionItem, ExecutionStatus, Interface, PartnerCall, Schedule
 
 router = Router(tags=["jobs"])
 
@@ -220,6 +220,22 @@ class ItemQuery(Schema):
     ticket_id: Id | None = None
     limit: Limit = 100
     cursor: Text | None = None
+
+
+class CallOut(Schema):
+    id: int
+    at: dt.datetime
+    method: str
+    path: str
+    status: int | None
+    duration_ms: int
+    attempt: int
+    error: str
+
+
+class CallPage(Schema):
+    items: list[CallOut]
+    next_cursor: str | None = None
 
 
 class PageQuery(Schema):
@@ -445,3 +461,16 @@ def list_execution_items(request: HttpRequest, id: Id, query: Query[ItemQuery]) 
     if query.ticket_id:
         qs = qs.filter(ticket_id=query.ticket_id)
     return paginate(qs, query.cursor, query.limit, item_out)
+
+
+@router.get("/executions/{id}/calls", response=responses(CallPage), operation_id="list_execution_calls",
+            summary="The partner HTTP calls of an execution (method, path, status, duration; never a secret)")
+def list_execution_calls(request: HttpRequest, id: Id, query: Query[PageQuery]) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.VIEW)
+    execution = scoped_get(actor, Execution, field="id", pk=id)
+    org = actor.organisation
+    return paginate(PartnerCall.objects.filter(execution=execution), query.cursor, query.limit,
+                    lambda c: {"id": c.pk, "at": local(c.at, org), "method": c.method, "path": c.path,
+                               "status": c.status, "duration_ms": c.duration_ms, "attempt": c.attempt,
+                               "error": c.error})
