@@ -334,3 +334,24 @@ def test_save_and_run_now_button_on_a_schedule(admin_client, echo_schedule):
     echo_schedule.refresh_from_db()
     assert echo_schedule.name == "Nightly" and echo_schedule.parameters == {"chunk_size": 3}
     assert DBTaskResult.objects.get().args_kwargs["args"][:2] == [echo_schedule.pk, "MANUAL"]
+
+
+@pytest.mark.parametrize("typed", [
+    '{"NumType": "serial"}',
+    '// mapping\n{ /* none yet */ }',
+    "",
+    OTIPASS_PARAMS,
+])
+def test_the_project_split_from_the_url_is_written_into_the_parameters_so_a_later_save_works(
+        admin_actor, typed):
+    interface = services.create_interface(admin_actor, type="OTIPASS", name="Oti", secret="k",
+                                          url="https://otipass.example/api/toulouse", parameters_text=typed)
+    assert '"OtipassProjectId": "toulouse",' in interface.parameters_text or \
+        '"OtipassProjectId": "toulouse"  // taken from the URL' in interface.parameters_text
+    from passgate.jobs.params import parse_document
+
+    assert parse_document(interface.parameters_text)[0] == interface.parameters
+    # Saving again what the back office shows (URL …/api, the text above) keeps working.
+    again = services.update_interface(admin_actor, Interface.objects.get(pk=interface.pk), name="Otipass")
+    assert again.url == "https://otipass.example/api" and again.parameters["OtipassProjectId"] == "toulouse"
+    assert again.parameters_text == interface.parameters_text

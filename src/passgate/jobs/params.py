@@ -243,6 +243,23 @@ def parse_document(text: str | None, field: str = "parameters") -> tuple[Any, di
     return value, parser.lines
 
 
+def insert_keys(text: str | None, items: dict[str, Any], note: str) -> str:
+    """Add top-level keys at the start of the document's object, keeping the
+    operator's text (and comments) as typed. `text` must parse to an object."""
+    text = text or ""
+    parser = _Parser(text, "parameters")
+    parser.skip(())
+    lines = [f'  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}' for k, v in items.items()]
+    if parser.i >= len(text):  # empty document
+        return "{\n" + ",\n".join(lines) + f"  // {note}\n}}\n" + text
+    start = parser.i + 1  # just after "{"
+    parser.i = start
+    parser.skip(())
+    empty = parser.i < len(text) and text[parser.i] == "}"
+    block = "\n" + ",\n".join(lines) + ("" if empty else ",") + f"  // {note}\n"
+    return text[:start] + block + text[start:]
+
+
 def _expected_of(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}

@@ -19,7 +19,7 @@ from passgate.orgs.services import Actor, record_audit, snapshot
 
 from . import secrets as secret_store
 from .models import Execution, Interface, Schedule, Trigger
-from .params import parse_document, parse_parameters, validate
+from .params import insert_keys, parse_document, parse_parameters, validate
 from .runner import ScheduleBusy, reap_lost, run_schedule, watermark  # noqa: F401 - re-exported
 
 UNSET: Any = object()
@@ -43,16 +43,28 @@ def prepare_interface(type_code: str, url: str, parameters_text: str) -> tuple[s
 
     Order: the syntax of the parameters first, then the type's URL rule (which
     may move part of the URL into the parameters), then the parameter schema."""
+    url, parameters, group, _text = normalise_interface(type_code, url, parameters_text)
+    return url, parameters, group
+
+
+def normalise_interface(type_code: str, url: str, parameters_text: str
+                        ) -> tuple[str, dict[str, Any], str | None, str]:
+    """As prepare_interface, plus the parameters text with the keys the URL rule
+    added written in (so that what the operator sees is what is stored)."""
     spec = registry.get_type(type_code)
     raw, lines = parse_document(parameters_text)
     if not isinstance(raw, dict):
         validate(raw, spec.params_schema, lines)  # raises "expected an object"
     norm_url = (url or "").strip()
+    text = parameters_text or ""
     if spec.normalise is not None:
         normalised = spec.normalise(norm_url, raw)
+        added = {k: v for k, v in normalised.parameters.items() if k not in raw}
+        if added:
+            text = insert_keys(text, added, "taken from the URL")
         norm_url, raw = normalised.url, normalised.parameters
     validate(raw, spec.params_schema, lines)
-    return norm_url, raw, spec.singleton_group
+    return norm_url, raw, spec.singleton_group, text
 
 
 def check_unique(organisation, name: str, singleton_group: str | None, exclude_pk: int | None = None) -> None:
@@ -89,9 +101,9 @@ def create_interface(actor: Actor, *, type: str, name: str, url: str = "", usern
     actor.require(Permission.MANAGE_INTERFACES)
     if not (name or "").strip():
         raise InvalidInput("an interface needs a name", field="name", expected="a name", found=name)
-    norm_url, parameters, group = prepare_interface(type, url, parameters_text)
+    norm_url, parameters, group, text = normalise_interface(type, url, parameters_text)
     interface = Interface(organisation=actor.organisation, type=type, name=name.strip(), url=norm_url,
-                          username=(username or "").strip(), parameters_text=parameters_text or "",
+                          username=(username or "").strip(), parameters_text=text,
                           parameters=parameters, notify_emails=_check_emails(notify_emails),
                           notify_on_warning=notify_on_warning, enabled=enabled, singleton_group=group,
                           secret_encrypted=secret_store.encrypt(secret or ""))
@@ -117,8 +129,8 @@ def update_interface(actor: Actor, interface: Interface, *, secret: str | None =
     if not (interface.name or "").strip():
         raise InvalidInput("an interface needs a name", field="name", expected="a name", found=interface.name)
     interface.name = interface.name.strip()
-    interface.url, interface.parameters, interface.singleton_group = prepare_interface(
-        interface.type, interface.url, interface.parameters_text)
+    interface.url, interface.parameters, interface.singleton_group, interface.parameters_text = \
+        normalise_interface(interface.type, interface.url, interface.parameters_text)
     interface.notify_emails = _check_emails(interface.notify_emails)
     if clear_secret:
         interface.secret_encrypted = ""
