@@ -355,3 +355,10 @@ def test_the_project_split_from_the_url_is_written_into_the_parameters_so_a_late
     again = services.update_interface(admin_actor, Interface.objects.get(pk=interface.pk), name="Otipass")
     assert again.url == "https://otipass.example/api" and again.parameters["OtipassProjectId"] == "toulouse"
     assert again.parameters_text == interface.parameters_text
+
+
+def test_changing_the_type_under_existing_schedules_is_refused(admin_actor, echo_interface, echo_schedule):
+    with pytest.raises(Conflict) as exc:
+        services.update_interface(admin_actor, echo_interface, type="TIXNGO",
+                                  url="https://t.example/organizer/tickets")
+    assert exc.value.field == "type" and "ECHO_TICKETS" in exc.value.expected

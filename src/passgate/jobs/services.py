@@ -129,6 +129,12 @@ def update_interface(actor: Actor, interface: Interface, *, secret: str | None =
     if not (interface.name or "").strip():
         raise InvalidInput("an interface needs a name", field="name", expected="a name", found=interface.name)
     interface.name = interface.name.strip()
+    if "type" in fields:
+        functions = registry.get_type(interface.type).functions
+        orphans = sorted({f for f in interface.schedules.values_list("function", flat=True) if f not in functions})
+        if orphans:
+            raise Conflict("schedules of this interface run functions the new type does not have", field="type",
+                           expected="a type offering " + ", ".join(orphans), found=interface.type)
     interface.url, interface.parameters, interface.singleton_group, interface.parameters_text = \
         normalise_interface(interface.type, interface.url, interface.parameters_text)
     interface.notify_emails = _check_emails(interface.notify_emails)
