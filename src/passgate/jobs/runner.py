@@ -371,9 +371,10 @@ def run_schedule(schedule_id: int, *, trigger: str = Trigger.SCHEDULER, date_fro
     else:
         summary = ctx.summary if ctx and ctx.summary else counted
     with transaction.atomic():
+        # Schedule row first, then the execution: the same lock order as the reaper (no deadlock).
+        Schedule.objects.filter(pk=schedule_id, lease_token=token).update(lease_token=None, lease_expires_at=None)
         closed = _close(execution.pk, status, error=error, cause=cause, summary=summary, counts=counts,
                         only_token=token)
-        Schedule.objects.filter(pk=schedule_id, lease_token=token).update(lease_token=None, lease_expires_at=None)
     execution = Execution.objects.get(pk=execution.pk)
     if closed:
         _notify([execution.pk])
