@@ -309,3 +309,17 @@ def test_partner_clients_of_a_run_wait_through_the_lease_keeping_sleep(admin_act
     test_function("TEST_PROBE", probe)
     schedule = services.create_schedule(admin_actor, interface=echo_interface, function="TEST_PROBE")
     assert run(schedule).status == "OK" and seen == {"sleep": True, "recorder": True}
+
+
+def test_a_connector_error_quoting_the_secret_is_redacted_everywhere(admin_actor, echo_interface, test_function,
+                                                                     caplog):
+    def leaky(ctx):
+        raise RuntimeError(f"cannot log in with {ctx.secret}")
+
+    test_function("TEST_LEAKY", leaky)
+    schedule = services.create_schedule(admin_actor, interface=echo_interface, function="TEST_LEAKY")
+    execution = run(schedule)
+    assert execution.status == "ERROR" and "***" in execution.error
+    everything = execution.error + execution.error_cause + execution.summary + caplog.text
+    assert ECHO_KEY not in everything
+    assert all(ECHO_KEY not in m.body for m in mail.outbox) and mail.outbox

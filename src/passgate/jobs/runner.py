@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from passgate.connectors import registry
-from passgate.connectors.http import PartnerClient, PartnerError
+from passgate.connectors.http import PartnerClient
 from passgate.errors import Conflict, NotFound, PassgateError
 from passgate.orgs.services import Actor
 
@@ -362,8 +362,8 @@ def run_schedule(schedule_id: int, *, trigger: str = Trigger.SCHEDULER, date_fro
             error = error.replace(secret, "***")
         error = f"{type(exc).__name__}: {error}" if not isinstance(exc, PassgateError) else error
         cause = describe_cause(exc, secret)
-        if not isinstance(exc, PartnerError | PassgateError):
-            logger.exception("execution %s failed", execution.pk)
+        # logged from the redacted text, never from the raw exception (it may quote a secret)
+        logger.error("execution %s (%s) failed: %s\n%s", execution.pk, schedule.function, error, cause)
     counts = ctx.counts if ctx else {}
     counted = ", ".join(f"{k} {v}" for k, v in counts.items())
     if status == ExecutionStatus.ERROR:
