@@ -77,3 +77,12 @@ def role_client(actor, role) -> Client:
 
     _, plaintext = issue_api_token(actor, f"role-{role}", role)
     return Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_access_cache():
+    from passgate.access import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from passgate.catalog.models import Product, Tariff, Validity
+from passgate.catalog.models import Category, Performance, Product, Tariff, Validity
 from passgate.errors import Conflict, Forbidden, InvalidInput, NotFound, PassgateError
+from passgate.orgs.models import Organisation
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import (
     Actor,
@@ -35,6 +37,7 @@ from passgate.orgs.services import (
 )
 from passgate.sales.models import RetiredBarcode, Ticket, TicketStatus
 
+from . import cache
 from . import connectors as connector_registry
 from .changes import log_changes
 from .models import (
@@ -310,14 +313,27 @@ class DeviceRevoked(Forbidden):
     http_status = 401
 
 
+_DEVICE_FIELDS = ("id", "organisation_id", "door_id", "name", "kind", "status", "token_prefix", "last_seen_at")
+_DEVICE_COLUMNS = ", ".join(f'"{c}"' for c in _DEVICE_FIELDS)
+
+
 def authenticate_device(token: str) -> Device | None:
     """The device behind a token (one indexed query), None if unknown; a revoked device is told so."""
     if not token or not token.startswith(DEVICE_TOKEN_PREFIX):
         return None
-    device = (Device.objects.select_related("door__sector", "organisation")
-              .filter(token_hash=hash_secret(token)).first())
-    if device is None:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT {_DEVICE_COLUMNS} FROM "{Device._meta.db_table}" WHERE token_hash = %s',
+                       [hash_secret(token)])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    device = Device(**dict(zip(_DEVICE_FIELDS, row)))
+    device._state.adding = False
+    if device.last_seen_at is not None and timezone.is_naive(device.last_seen_at):
+        device.last_seen_at = timezone.make_aware(device.last_seen_at, dt.UTC)
+    # door, sector and organisation change rarely: from the per-process cache (see cache.py)
+    device.door = cache.door(device.door_id)
+    device.organisation = cache.row(Organisation, device.organisation_id)
     if device.status != DeviceStatus.ACTIVE:
         raise DeviceRevoked(f"device {device.name} has been revoked: it may no longer scan nor download",
                             field="Authorization", expected="the token of an active device", found="revoked")
@@ -379,8 +395,56 @@ def clean_time(value: Any, field: str) -> dt.datetime:
 # ---------------------------------------------------------------- the decision
 
 def holder_name(ticket: Ticket) -> str:
+    if hasattr(ticket, "_holder"):
+        return ticket._holder
     contact = ticket.cultural_contact or (ticket.order.buyer if ticket.order_id else None)
     return contact.full_name if contact else ""
+
+
+HOT_TICKET_FIELDS = ("id", "organisation_id", "order_id", "status", "product_id", "performance_id", "tariff_id",
+                     "category_id", "seat", "control_count", "first_controlled_at", "inside", "cultural_contact_id")
+
+
+def _ticket_sql() -> str:
+    t = Ticket._meta.db_table
+    cols = ", ".join(f't."{Ticket._meta.get_field(f.removesuffix("_id") if f.endswith("_id") else f).column}"'
+                     for f in HOT_TICKET_FIELDS)
+    return (f'SELECT {cols}, COALESCE(cc.first_name, b.first_name, \'\'), COALESCE(cc.last_name, b.last_name, \'\') '
+            f'FROM "{t}" t LEFT JOIN sales_contact cc ON cc.id = t.cultural_contact_id '
+            f'LEFT JOIN sales_order o ON o.id = t.order_id LEFT JOIN sales_contact b ON b.id = o.buyer_id '
+            f'WHERE t.organisation_id = %s AND t.barcode = %s')
+
+
+_TICKET_SQL: list[str] = []
+
+
+def find_ticket(organisation_id: int, barcode: str) -> Ticket | None:
+    """The ticket of a barcode for a decision: one indexed query (with the holder's name);
+    its catalogue rows come from the per-process cache."""
+    if not _TICKET_SQL:
+        _TICKET_SQL.append(_ticket_sql())
+    with connection.cursor() as cursor:
+        cursor.execute(_TICKET_SQL[0], [organisation_id, barcode])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n = len(HOT_TICKET_FIELDS)
+    values = dict(zip(HOT_TICKET_FIELDS, row[:n]))
+    if isinstance(values["first_controlled_at"], str) or (
+            values["first_controlled_at"] is not None and values["first_controlled_at"].tzinfo is None):
+        values["first_controlled_at"] = Ticket._meta.get_field("first_controlled_at").to_python(
+            values["first_controlled_at"])
+        if timezone.is_naive(values["first_controlled_at"]):
+            values["first_controlled_at"] = timezone.make_aware(values["first_controlled_at"], dt.UTC)
+    values["inside"] = bool(values["inside"])
+    ticket = Ticket(barcode=barcode, **values)
+    ticket._state.adding = False
+    ticket.product = cache.row(Product, ticket.product_id)
+    ticket.performance = cache.row(Performance, ticket.performance_id)
+    ticket.tariff = cache.row(Tariff, ticket.tariff_id)
+    ticket.category = cache.row(Category, ticket.category_id)
+    ticket._holder = f"{row[n]} {row[n + 1]}".strip()
+    return ticket
 
 
 def ticket_view(ticket: Ticket, entries: int | None = None) -> dict[str, Any]:
@@ -420,8 +484,7 @@ def window_reason(product, performance, first_controlled_at, at: dt.datetime) ->
 
 
 def sector_rules(sector_id: int) -> list[tuple[int, int | None, int | None, int | None]]:
-    return list(AccessRule.objects.filter(sector_id=sector_id)
-                .values_list("product_id", "performance_id", "tariff_id", "category_id"))
+    return cache.rules(sector_id)
 
 
 def rules_match(rules, product_id, performance_id, tariff_id, category_id) -> bool:
@@ -483,16 +546,7 @@ def _decide_ticket(ticket: Ticket, sector: Sector, direction: str, now: dt.datet
     if reason:
         return Outcome(Decision.DENIED, reason, ticket=ticket)
 
-    # The entry policy, in the WHERE clause of one UPDATE (race-free).
-    qs = Ticket.objects.filter(pk=ticket.pk, status__in=LIVE_STATUSES)
-    if product.single_entry:
-        qs = qs.filter(Q(control_count=0) | Q(inside=False)) if sector.reentry_allowed else qs.filter(control_count=0)
-    else:
-        if product.max_controls:
-            qs = qs.filter(control_count__lt=product.max_controls)
-        if product.validity == Validity.FROM_FIRST_CONTROL and product.validity_hours:
-            qs = qs.filter(Q(first_controlled_at__isnull=True)
-                           | Q(first_controlled_at__gte=now - dt.timedelta(hours=product.validity_hours)))
+    # The entry policy is in the WHERE clause of one UPDATE (race-free): see _admit.
     day_limited = (not product.single_entry) and product.max_controls_per_day
     if day_limited:
         day = timezone.localdate(now)
@@ -501,9 +555,7 @@ def _decide_ticket(ticket: Ticket, sector: Sector, direction: str, now: dt.datet
         if not DailyControl.objects.filter(ticket_id=ticket.pk, day=day,
                                            count__lt=product.max_controls_per_day).update(count=F("count") + 1):
             return Outcome(Decision.DENIED, Reason.DAILY_LIMIT_REACHED, ticket=ticket)
-    updated = qs.update(control_count=F("control_count") + 1,
-                        first_controlled_at=Coalesce(F("first_controlled_at"), now),
-                        last_controlled_at=now, inside=True)
+    updated = _admit(ticket.pk, product, sector, now)
     if updated:
         return Outcome(Decision.GRANTED, ticket=ticket, info=ticket_view(ticket, ticket.control_count + 1))
 
@@ -522,6 +574,35 @@ def _decide_ticket(ticket: Ticket, sector: Sector, direction: str, now: dt.datet
     if product.max_controls and current["control_count"] >= product.max_controls:
         return Outcome(Decision.DENIED, Reason.MAX_CONTROLS_REACHED, ticket=ticket, previous=_last_entry(ticket.pk))
     return Outcome(Decision.DENIED, Reason.EXPIRED, ticket=ticket)
+
+
+def _admit(ticket_id: int, product, sector: Sector, now: dt.datetime) -> int:
+    """The conditional UPDATE that admits a ticket: the entry policy is in its WHERE clause,
+    so of two doors racing on one ticket only one can match. Returns rows updated (0 or 1)."""
+    ops = connection.ops
+    at = ops.adapt_datetimefield_value(now)
+    table = Ticket._meta.db_table
+    where = ["id = %s", "status IN (%s, %s)"]
+    params: list[Any] = [at, at, True, ticket_id, TicketStatus.NOT_PRINTED, TicketStatus.PRINTED]
+    if product.single_entry:
+        if sector.reentry_allowed:
+            where.append("(control_count = 0 OR inside = %s)")
+            params.append(False)
+        else:
+            where.append("control_count = 0")
+    else:
+        if product.max_controls:
+            where.append("control_count < %s")
+            params.append(product.max_controls)
+        if product.validity == Validity.FROM_FIRST_CONTROL and product.validity_hours:
+            where.append("(first_controlled_at IS NULL OR first_controlled_at >= %s)")
+            params.append(ops.adapt_datetimefield_value(now - dt.timedelta(hours=product.validity_hours)))
+    sql = (f'UPDATE "{table}" SET control_count = control_count + 1, '
+           f'first_controlled_at = COALESCE(first_controlled_at, %s), last_controlled_at = %s, inside = %s '
+           f'WHERE {" AND ".join(where)}')
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def _decide_external(ext: ExternalBarcode, sector: Sector, direction: str, now: dt.datetime) -> Outcome:
@@ -594,16 +675,62 @@ def _record(device: Device, barcode: str, nonce: str, scanned_at: dt.datetime, d
     response = _build_response(device, barcode, direction, scanned_at, outcome)
     ticket = outcome.ticket
     ext = outcome.external
-    return Scan.objects.create(
-        organisation_id=device.organisation_id, device=device, door_id=device.door_id,
-        sector_id=device.door.sector_id, ticket=ticket, external_barcode=ext,
-        performance_id=ticket.performance_id if ticket else None,
-        product_id=ticket.product_id if ticket else (ext.product_id if ext else None),
-        barcode=barcode, recorded_barcode=outcome.recorded_barcode, nonce=nonce, source=source,
-        direction=direction, decision=outcome.decision, reason=outcome.reason, operation=outcome.operation,
-        message=response["message"][:300], scanned_at=scanned_at, received_at=now, response=response,
-        connector=outcome.connector, postsync_status=outcome.postsync,
-    )
+    values = {
+        "organisation_id": device.organisation_id, "device_id": device.pk, "door_id": device.door_id,
+        "sector_id": device.door.sector_id, "ticket_id": ticket.pk if ticket else None,
+        "external_barcode_id": ext.pk if ext else None,
+        "performance_id": ticket.performance_id if ticket else None,
+        "product_id": ticket.product_id if ticket else (ext.product_id if ext else None),
+        "barcode": barcode, "recorded_barcode": outcome.recorded_barcode, "nonce": nonce, "source": source,
+        "direction": direction, "decision": outcome.decision, "reason": outcome.reason,
+        "operation": outcome.operation, "message": response["message"][:300], "scanned_at": scanned_at,
+        "received_at": now, "response": response, "connector": outcome.connector,
+        "postsync_status": outcome.postsync,
+    }
+    return _insert_scan(values)
+
+
+class _Recorded:
+    __slots__ = ("pk", "response")
+
+    def __init__(self, pk, response):
+        self.pk = pk
+        self.response = response
+
+
+_INSERT: dict[str, tuple[str, list]] = {}
+
+
+def _insert_scan(values: dict[str, Any]) -> _Recorded:
+    """One INSERT of a scan row without the ORM's per-call compilation (the hot path)."""
+    vendor = connection.vendor
+    if vendor not in _INSERT:
+        fields = [f for f in Scan._meta.concrete_fields if not f.primary_key]
+        cols = ", ".join(f'"{f.column}"' for f in fields)
+        marks = ", ".join("%s::jsonb" if (f.attname == "response" and vendor == "postgresql") else "%s"
+                          for f in fields)
+        sql = f'INSERT INTO "{Scan._meta.db_table}" ({cols}) VALUES ({marks})'
+        if connection.features.can_return_columns_from_insert:
+            sql += ' RETURNING "id"'
+        _INSERT[vendor] = (sql, fields)
+    sql, fields = _INSERT[vendor]
+    ops = connection.ops
+    params = []
+    for f in fields:
+        name = f.attname
+        if name in values:
+            value = values[name]
+        else:
+            value = f.get_default()
+        if name == "response":
+            value = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, dt.datetime):
+            value = ops.adapt_datetimefield_value(value)
+        params.append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+    return _Recorded(pk, values["response"])
 
 
 def replay(device: Device, nonce: str) -> dict[str, Any] | None:
@@ -623,8 +750,7 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
     org_id = device.organisation_id
     try:
         with transaction.atomic():
-            ticket = Ticket.objects.select_related(*TICKET_RELATED).filter(
-                organisation_id=org_id, barcode=barcode).first()
+            ticket = find_ticket(org_id, barcode)
             if ticket is not None:
                 outcome = _decide_ticket(ticket, sector, direction, now)
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))

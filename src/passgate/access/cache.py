@@ -1,0 +1,84 @@
+"""A small per-process cache of the slow-moving rows a scan decision reads
+(organisation, door, sector, product, performance, tariff, category, a
+sector's rules), so the hot path reads only the device and the ticket.
+
+Entries live ACCESS_CACHE_SECONDS (default 5 s) and are dropped at once when
+the row is saved or deleted in this process (post_save / post_delete), so a
+change made through the back office of another process is seen within a few
+seconds. Ticket status, control counts and device status are never cached."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+
+_store: dict[tuple[str, Any], tuple[float, Any]] = {}
+
+
+def ttl() -> float:
+    return float(getattr(settings, "ACCESS_CACHE_SECONDS", 5.0))
+
+
+def clear() -> None:
+    _store.clear()
+
+
+def _get(key, loader):
+    now = time.monotonic()
+    hit = _store.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = loader()
+    _store[key] = (now + ttl(), value)
+    return value
+
+
+def row(model, pk):
+    if pk is None:
+        return None
+    return _get((model._meta.label_lower, pk), lambda: model._default_manager.get(pk=pk))
+
+
+def door(pk):
+    """A door with its sector attached."""
+    from .models import Door, Sector
+
+    d = row(Door, pk)
+    if not Door.sector.is_cached(d):
+        d.sector = row(Sector, d.sector_id)
+    return d
+
+
+def rules(sector_id: int) -> list[tuple]:
+    from .models import AccessRule
+
+    return _get(("rules", sector_id), lambda: list(
+        AccessRule.objects.filter(sector_id=sector_id).values_list(
+            "product_id", "performance_id", "tariff_id", "category_id")))
+
+
+def _invalidate(sender, instance, **kwargs) -> None:
+    label = sender._meta.label_lower
+    _store.pop((label, instance.pk), None)
+    if label == "access.accessrule":
+        _store.pop(("rules", instance.sector_id), None)
+    if label == "access.sector":
+        # doors carry their sector object: drop them too
+        for key in [k for k in _store if k[0] == "access.door"]:
+            _store.pop(key, None)
+
+
+CACHED_MODELS = ("orgs.Organisation", "access.Door", "access.Sector", "access.AccessRule", "catalog.Product",
+                 "catalog.Performance", "catalog.Tariff", "catalog.Category")
+
+
+def connect() -> None:
+    from django.apps import apps
+
+    for label in CACHED_MODELS:
+        model = apps.get_model(label)
+        post_save.connect(_invalidate, sender=model, dispatch_uid=f"access.cache.save.{label}")
+        post_delete.connect(_invalidate, sender=model, dispatch_uid=f"access.cache.delete.{label}")
