@@ -362,3 +362,15 @@ def test_changing_the_type_under_existing_schedules_is_refused(admin_actor, echo
         services.update_interface(admin_actor, echo_interface, type="TIXNGO",
                                   url="https://t.example/organizer/tickets")
     assert exc.value.field == "type" and "ECHO_TICKETS" in exc.value.expected
+
+
+def test_test_connection_without_a_connector_checks_that_the_url_answers(admin_actor, echo):
+    from sandboxes.framework import free_port
+
+    interface = services.create_interface(admin_actor, type="TIXNGO", name="Wallet",
+                                          url=echo.url + "/v1/organizer/tickets", secret="k")
+    report = services.test_connection(admin_actor, interface)
+    assert not report.ok and "answers (HTTP 404)" in report.message and "not checked" in str(report.checks)
+    services.update_interface(admin_actor, interface, url=f"http://127.0.0.1:{free_port()}/organizer/tickets")
+    report = services.test_connection(admin_actor, interface)
+    assert not report.ok and "cannot be reached" in report.message

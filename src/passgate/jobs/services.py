@@ -176,13 +176,32 @@ def test_connection(actor: Actor, interface: Interface) -> registry.ConnectionRe
         raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
     spec = registry.get_type(interface.type)
     if spec.test_connection is None:
-        return registry.ConnectionReport(False, f"the {spec.label} connector cannot test its connection yet")
+        return reachability(interface, spec.label)
     try:
         return spec.test_connection(interface)
     except PartnerError as exc:
         return registry.ConnectionReport(False, exc.message, [("partner", False, str(exc.found or ""))])
     except PassgateError as exc:
         return registry.ConnectionReport(False, str(exc))
+
+
+def reachability(interface: Interface, label: str) -> registry.ConnectionReport:
+    """For a type whose connector has no test of its own: is the URL reachable at all?"""
+    from passgate.connectors.http import PartnerClient, RetryPolicy
+
+    client = PartnerClient(interface.url, connect_timeout=5, read_timeout=10, retry=RetryPolicy(max_attempts=1))
+    client.partner = label
+    try:
+        response = client.get("", accept=range(100, 600))
+    except PartnerError as exc:
+        return registry.ConnectionReport(False, f"the URL cannot be reached: {exc.found}",
+                                         [("URL", False, str(exc.found))])
+    finally:
+        client.close()
+    return registry.ConnectionReport(
+        False, f"the URL answers (HTTP {response.status_code}); the credentials cannot be checked until the "
+               f"{label} connector is installed", [("URL", True, f"HTTP {response.status_code}"),
+                                                   ("credentials", False, "not checked")])
 
 
 # ---------------------------------------------------------------- schedules
