@@ -1,4 +1,5 @@
 import datetime as dt
+import logging
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -45,6 +46,8 @@ class Command(BaseCommand):
         from passgate.jobs.models import ExecutionStatus, Schedule
         from passgate.jobs.runner import run_schedule
 
+        if options.get("verbosity", 1) < 2:  # partner calls are on the execution; -v 2 shows them here too
+            logging.getLogger("passgate.partner").setLevel(logging.WARNING)
         since = parse_date(date_from) if date_from else None
         schedule = Schedule.objects.select_related("interface").filter(pk=schedule_id).first()
         if schedule is None:
