@@ -106,6 +106,9 @@ def test_a_worker_killed_mid_run_leaves_an_error_and_the_next_run_proceeds(proce
     assert scheduler.tick() == [echo_schedule.pk]
     killed.refresh_from_db()
     assert killed.status == "ERROR" and killed.error == "worker lost" and killed.ended_at is not None
+    from django_tasks_db.models import DBTaskResult
+
+    assert DBTaskResult.objects.get(pk=killed.task_id).status == "FAILED"  # not left RUNNING in the queue
 
     # The next run proceeds, in a new worker process.
     again = processes.start("worker", "--batch", "--interval", "0")

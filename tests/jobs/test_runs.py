@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from django.core import mail
@@ -195,11 +196,12 @@ def test_running_disabled_and_future_schedules_are_not_enqueued(admin_actor, ech
 
 def test_the_task_runs_the_schedule_and_defers_when_busy(echo, echo_schedule, catalogue):
     catalogue.sell_concert(1)
-    result = run_schedule_task.call(echo_schedule.pk, "SCHEDULER", None)
-    assert result["status"] == "OK"
+    context = SimpleNamespace(task_result=SimpleNamespace(id="task-1"))
+    result = run_schedule_task.call(context, echo_schedule.pk, "SCHEDULER", None)
+    assert result["status"] == "OK" and Execution.objects.get().task_id == "task-1"
     Schedule.objects.filter(pk=echo_schedule.pk).update(
         lease_token="other", lease_expires_at=timezone.now() + dt.timedelta(minutes=1))
-    deferred = run_schedule_task.call(echo_schedule.pk, "SCHEDULER", None)
+    deferred = run_schedule_task.call(context, echo_schedule.pk, "SCHEDULER", None)
     assert "deferred_to" in deferred
     queued = DBTaskResult.objects.get()
     assert queued.run_after is not None and queued.args_kwargs["args"][0] == echo_schedule.pk

@@ -253,7 +253,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
     search_fields = ["items__object_ref", "error", "summary"]
     list_select_related = ["interface"]
     readonly_fields = ["organisation", "schedule", "interface", "function", "status", "trigger", "started_at",
-                       "ended_at", "duration", "heartbeat_at", "worker", "since", "date_from_used", "simulation",
+                       "ended_at", "duration", "heartbeat_at", "worker", "task_id", "since", "date_from_used", "simulation",
                        "batch_size", "selected", "done", "failed", "skipped", "summary", "error", "error_cause",
                        "notified_at", "items_link", "calls_link"]
     fields = readonly_fields

@@ -109,6 +109,7 @@ class Execution(OrgScoped):
     ended_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=120, blank=True)
+    task_id = models.CharField(max_length=64, blank=True, help_text="The background task that ran it, if any.")
     lease_token = models.CharField(max_length=64, blank=True)
     # "since" used by the run (date from or watermark); NULL = from the beginning.
     since = models.DateTimeField(null=True, blank=True)

@@ -244,13 +244,26 @@ def _close_lost(schedule_id: int, token: str | None = None) -> list[int]:
     qs = Execution.objects.filter(schedule_id=schedule_id, status=ExecutionStatus.RUNNING)
     if token:
         qs = qs.filter(lease_token=token)
-    lost = list(qs.values_list("pk", flat=True))
+    lost_rows = list(qs.values_list("pk", "task_id"))
+    lost = [pk for pk, _ in lost_rows]
+    _fail_tasks([task_id for _, task_id in lost_rows if task_id])
     for pk in lost:
         _close(pk, ExecutionStatus.ERROR, error=WORKER_LOST,
                cause="the worker running this execution stopped renewing its lease (process killed, machine "
                      "lost or stuck); the run was closed so that the next one can proceed",
                summary="stopped: worker lost")
     return lost
+
+
+def _fail_tasks(task_ids: list[str]) -> None:
+    """The task rows of a dead worker stay RUNNING in the queue: record them as failed."""
+    if not task_ids:
+        return
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(pk__in=task_ids, status="RUNNING").update(
+        status="FAILED", finished_at=timezone.now(), exception_class_path="passgate.jobs.runner.WorkerLost",
+        traceback=f"{WORKER_LOST}: the worker process stopped while running this task")
 
 
 def _notify(execution_ids: Iterable[int]) -> None:
@@ -300,7 +313,7 @@ def describe_cause(exc: BaseException, secret: str = "") -> str:
 
 def run_schedule(schedule_id: int, *, trigger: str = Trigger.SCHEDULER, date_from: dt.datetime | None = None,
                  worker: str | None = None, lease: float | None = None,
-                 progress: Progress | None = None) -> Execution:
+                 progress: Progress | None = None, task_id: str = "") -> Execution:
     """Run one schedule now, in this process. Raises ScheduleBusy if it is running elsewhere."""
     lease = lease or lease_seconds()
     worker = worker or worker_label()
@@ -331,7 +344,7 @@ def run_schedule(schedule_id: int, *, trigger: str = Trigger.SCHEDULER, date_fro
         execution = Execution.objects.create(
             organisation=schedule.organisation, schedule=schedule, interface=schedule.interface,
             function=schedule.function, trigger=trigger, started_at=timezone.now(), heartbeat_at=timezone.now(),
-            worker=worker[:120], lease_token=token, since=since,
+            worker=worker[:120], task_id=str(task_id or "")[:64], lease_token=token, since=since,
             date_from_used=bool(date_from or schedule.date_from), simulation=schedule.simulation,
             batch_size=batch)
     _notify(lost)

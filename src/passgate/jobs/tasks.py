@@ -19,13 +19,15 @@ def busy_retry_seconds() -> float:
     return float(getattr(settings, "JOBS_BUSY_RETRY_SECONDS", 5))
 
 
-@task()
-def run_schedule_task(schedule_id: int, trigger: str = Trigger.SCHEDULER, date_from: str | None = None) -> dict:
+@task(takes_context=True)
+def run_schedule_task(context, schedule_id: int, trigger: str = Trigger.SCHEDULER,
+                      date_from: str | None = None) -> dict:
     """Run one schedule. If it is running elsewhere, the run is not dropped: it
     is queued again a few seconds later, so no due run is skipped."""
     since = dt.datetime.fromisoformat(date_from) if date_from else None
     try:
-        execution = run_schedule(schedule_id, trigger=trigger, date_from=since)
+        execution = run_schedule(schedule_id, trigger=trigger, date_from=since,
+                                 task_id=str(context.task_result.id))
     except ScheduleBusy:
         run_after = timezone.now() + dt.timedelta(seconds=busy_retry_seconds())
         run_schedule_task.using(run_after=run_after).enqueue(schedule_id, trigger, date_from)
