@@ -22,8 +22,6 @@ from .models import Execution, Interface, Schedule, Trigger
 from .params import insert_keys, parse_document, parse_parameters, validate
 from .runner import ScheduleBusy, reap_lost, run_schedule, watermark  # noqa: F401 - re-exported
 
-UNSET: Any = object()
-
 # ---------------------------------------------------------------- interfaces
 
 
