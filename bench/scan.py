@@ -130,8 +130,16 @@ class World:
 
         from passgate.access import services as access
         from passgate.catalog import services as catalog
-        from passgate.catalog.models import Category, ChannelType, Family, Performance, Product, SalesChannel, Season
-        from passgate.catalog.models import Tariff
+        from passgate.catalog.models import (
+            Category,
+            ChannelType,
+            Family,
+            Performance,
+            Product,
+            SalesChannel,
+            Season,
+            Tariff,
+        )
         from passgate.orgs.services import Actor, create_organisation
         from passgate.sales.models import Order
 
@@ -255,8 +263,6 @@ async def one_connection(port, token, barcodes, results, deadline, errors):
     reader = writer = None
     try:
         while barcodes and time.perf_counter() < deadline:
-            if writer is None:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
             barcode = barcodes.pop()
             body = json.dumps({"barcode": barcode, "nonce": uuid.uuid4().hex}).encode()
             request = (b"POST /api/v1/access/scans HTTP/1.1\r\nHost: 127.0.0.1\r\n"

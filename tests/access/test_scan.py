@@ -11,7 +11,7 @@ from django.utils import timezone
 from passgate.access import services as access
 from passgate.access.models import Decision, Operation, Reason, Scan
 from passgate.catalog import services as catalog
-from passgate.catalog.models import Family, Performance, Product, Tariff, Validity
+from passgate.catalog.models import Family, Performance, Product, Tariff
 from passgate.sales import services as sales
 from passgate.sales.models import Ticket
 
@@ -33,6 +33,21 @@ def test_granted_then_already_controlled_with_when_and_door(venue):
     ticket.refresh_from_db()
     assert ticket.control_count == 1 and ticket.inside and ticket.last_controlled_at
     assert Scan.objects.filter(ticket=ticket).count() == 2  # denied scans are recorded too
+
+
+def test_steward_sees_the_holder(venue, catalogue):
+    buyer = sales.create_contact(venue.actor, first_name="Ada", last_name="Lovelace")
+    holder = sales.create_contact(venue.actor, first_name="Grace", last_name="Hopper")
+    (t1,) = venue.sell_tonight(buyer=buyer)
+    assert do_scan(venue.device, t1.barcode)["ticket"]["holder"] == "Ada Lovelace"
+    line = sales.SaleLine(product=catalogue.concert, tariff=catalogue.full_price, performance=venue.tonight,
+                          seat="R1-7", cultural_contact=holder)
+    t2 = sales.sell(venue.actor, sales.SaleRequest(channel=catalogue.box_office, lines=[line],
+                                                   buyer=buyer)).tickets.get()
+    answer = do_scan(venue.device, t2.barcode)
+    assert answer["ticket"]["holder"] == "Grace Hopper" and answer["ticket"]["seat"] == "R1-7"
+    (t3,) = venue.sell_tonight()
+    assert do_scan(venue.device, t3.barcode)["ticket"]["holder"] == ""
 
 
 def test_unknown_barcode(venue):

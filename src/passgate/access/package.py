@@ -236,7 +236,7 @@ def _delta_page(sector: Sector, rules, after_seq: int, after_id: int, limit: int
     changes = list(AccessChange.objects.filter(organisation_id=org_id)
                    .filter(Q(seq__gt=after_seq) | Q(seq=after_seq, id__gt=after_id))
                    .order_by("seq", "id").values_list("seq", "id", "kind", "ref_id", "barcode")[:limit])
-    for seq, _id, kind, ref_id, _barcode in changes:
+    for _seq, _id, kind, ref_id, _barcode in changes:
         if kind == ChangeKind.RESET and ref_id in (None, sector.pk):
             # The sector's rules changed: the device drops its data and starts again in full.
             return {"mode": "reset", "barcodes": [], "removed": [], "complete": False, "next_cursor": None}

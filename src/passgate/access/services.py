@@ -327,7 +327,7 @@ def authenticate_device(token: str) -> Device | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    device = Device(**dict(zip(_DEVICE_FIELDS, row)))
+    device = Device(**dict(zip(_DEVICE_FIELDS, row, strict=False)))
     device._state.adding = False
     if device.last_seen_at is not None and timezone.is_naive(device.last_seen_at):
         device.last_seen_at = timezone.make_aware(device.last_seen_at, dt.UTC)
@@ -429,7 +429,7 @@ def find_ticket(organisation_id: int, barcode: str) -> Ticket | None:
     if row is None:
         return None
     n = len(HOT_TICKET_FIELDS)
-    values = dict(zip(HOT_TICKET_FIELDS, row[:n]))
+    values = dict(zip(HOT_TICKET_FIELDS, row[:n], strict=False))
     if isinstance(values["first_controlled_at"], str) or (
             values["first_controlled_at"] is not None and values["first_controlled_at"].tzinfo is None):
         values["first_controlled_at"] = Ticket._meta.get_field("first_controlled_at").to_python(
