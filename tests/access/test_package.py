@@ -169,3 +169,28 @@ def test_package_over_http(venue):
     assert len(r.json()["barcodes"]) == 1
     r = venue.client().get("/api/v1/access/package", {"limit": 0})
     assert r.status_code == 400 and r.json()["field"] == "limit"
+
+
+def test_raw_package_is_the_same_package(venue, catalogue):
+    """The fast path (rows rendered by PostgreSQL) serialises to the same package."""
+    import json
+
+    from passgate.access.package import dumps
+
+    tickets = venue.sell_tonight(5) + venue.sell_pass(2)
+    sales.cancel_ticket(venue.actor, tickets[0])
+    access.import_external_barcodes(venue.actor, "partner", [
+        {"barcode": "EXT-1", "season_code": "S26", "product_code": "P"}])
+    do = __import__("passgate.access.services", fromlist=["scan"])
+    from .conftest import nonce
+    do.scan(venue.device, tickets[1].barcode, nonce())  # first_controlled_at set on one row
+    for limit in (None, 3):
+        plain = build_package(venue.sector, None, limit)
+        raw = json.loads(dumps(build_package(venue.sector, None, limit, raw=True)))
+        for key in ("barcodes", "removed", "next_cursor", "complete", "mode"):
+            left = sorted(map(json.dumps, plain[key])) if isinstance(plain[key], list) else plain[key]
+            right = sorted(map(json.dumps, raw[key])) if isinstance(raw[key], list) else raw[key]
+            if key == "barcodes":  # timestamps: same instant, maybe another ISO spelling
+                left = sorted((r[0], r[1:7]) for r in plain[key])
+                right = sorted((r[0], r[1:7]) for r in raw[key])
+            assert left == right, key

@@ -86,7 +86,8 @@ def post_offline(request: HttpRequest, payload: OfflineIn):
 def get_package(request: HttpRequest, cursor: str | None = None, limit: int = package.DEFAULT_LIMIT):
     device: Device = request.auth
     services.touch_device(device)
-    return _json(package.build_package(device.door.sector, cursor, limit), request=request)
+    body = package.dumps(package.build_package(device.door.sector, cursor, limit, raw=True))
+    return HttpResponse(body, content_type="application/json")
 
 
 @router.get("/device", auth=device_auth, summary="Who am I (device token)")
