@@ -50,7 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--duration", type=float, default=10.0, help="seconds of load per size (bound)")
     p.add_argument("--max-scans", type=int, default=15000, help="scans per size (bound)")
     p.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive client connections")
-    p.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    p.add_argument("--workers", type=int, default=None, help="gunicorn worker processes")
     p.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread only)")
     p.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
                    help="sync (default: the kernel spreads connections over workers) or gthread (keep-alive)")
@@ -321,6 +321,9 @@ def pct(values, q):
 # ---------------------------------------------------------------- main
 
 def run(args) -> None:
+    if args.workers is None:
+        # SQLite serialises writers: one worker avoids lock waits; PostgreSQL: two per core.
+        args.workers = 1 if args.db == "sqlite" else 4
     env = setup_database(args)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     world = World(args.concurrency)
