@@ -134,11 +134,19 @@ class PackageMachine(RuleBasedStateMachine):
         self.writers.append(writer)
 
     @precondition(lambda self: bool(self.writers))
-    @rule()
-    def commit_writer(self):
-        self.writers.pop(0).commit()
-        if self.writers:
-            self.writers[0].started.wait(10)
+    @rule(data=st.data())
+    def commit_writer(self, data):
+        """Release any writer, not only the oldest: a later writer may try to commit first
+        (it then waits behind the earlier one's lock until that one commits)."""
+        writer = data.draw(st.sampled_from(self.writers))
+        writer.release.set()
+        writer.thread.join(10 if writer.started.is_set() else 0.3)
+        self._reap()
+
+    def _reap(self):
+        for writer in [w for w in self.writers if not w.thread.is_alive()]:
+            self.writers.remove(writer)
+            assert not writer.error, writer.error
 
     # ---------------------------------------------------------- the device
 
@@ -147,8 +155,12 @@ class PackageMachine(RuleBasedStateMachine):
         self.device.apply(self.fetch(self.device.cursor, limit))
 
     def teardown(self):
-        while self.writers:
-            self.writers.pop(0).commit()
+        for writer in list(self.writers):
+            writer.release.set()
+        for writer in list(self.writers):
+            writer.thread.join(30)
+        self._reap()
+        assert not self.writers
         self.device.sync(self.fetch, limit=3)
         rules = access.sector_rules(self.sector.pk)
         tickets = Ticket.objects.filter(organisation=self.actor.organisation)
@@ -166,3 +178,26 @@ def test_incremental_package_never_misses_a_change(transactional_db, catalogue):
         max_examples=40, stateful_step_count=25, deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
 
+
+
+def test_writer_committing_after_a_later_one_is_not_skipped(transactional_db, catalogue):
+    """The scenario a naive cursor (id or timestamp) gets wrong: A takes its change number,
+    B (later) commits first, the device reads past B, then A commits."""
+    actor = catalogue.actor
+    sector = access.create_sector(actor, "MAIN", "Main")
+    access.add_rule(actor, sector, catalogue.concert)
+    victim = catalogue.sell_concert(1).tickets.get()
+    device = OfflineDevice()
+    device.sync(lambda c, n: build_package(sector, c, n))
+    assert victim.barcode in device.valid
+    a = Writer(lambda: sales.cancel_ticket(actor, victim))
+    assert a.started.wait(10)
+    b = Writer(lambda: catalogue.sell_pass(1))  # shares no row with A but the change counter
+    b.release.set()  # B may commit as soon as it can: it must wait for A (the counter's row lock)
+    b.thread.join(1.0)
+    device.apply(build_package(sector, device.cursor, 1000))  # reads while A is in flight
+    a.commit()
+    b.commit()
+    device.sync(lambda c, n: build_package(sector, c, n))
+    assert victim.barcode not in device.valid
+    assert device.blocked[victim.barcode] == "CANCELLED"
