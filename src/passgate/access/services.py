@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -549,7 +550,7 @@ def _decide_ticket(ticket: Ticket, sector: Sector, direction: str, now: dt.datet
     # The entry policy is in the WHERE clause of one UPDATE (race-free): see _admit.
     day_limited = (not product.single_entry) and product.max_controls_per_day
     if day_limited:
-        day = timezone.localdate(now)
+        day = organisation_day(ticket.organisation_id, now)
         DailyControl.objects.bulk_create([DailyControl(ticket_id=ticket.pk, day=day, count=0)],
                                          ignore_conflicts=True)
         if not DailyControl.objects.filter(ticket_id=ticket.pk, day=day,
@@ -574,6 +575,12 @@ def _decide_ticket(ticket: Ticket, sector: Sector, direction: str, now: dt.datet
     if product.max_controls and current["control_count"] >= product.max_controls:
         return Outcome(Decision.DENIED, Reason.MAX_CONTROLS_REACHED, ticket=ticket, previous=_last_entry(ticket.pk))
     return Outcome(Decision.DENIED, Reason.EXPIRED, ticket=ticket)
+
+
+def organisation_day(organisation_id: int, at: dt.datetime) -> dt.date:
+    """The calendar day in the organisation's time zone (per-day entry limits)."""
+    org = cache.row(Organisation, organisation_id)
+    return at.astimezone(zoneinfo.ZoneInfo(org.time_zone)).date()
 
 
 def _admit(ticket_id: int, product, sector: Sector, now: dt.datetime) -> int:
