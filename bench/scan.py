@@ -356,10 +356,30 @@ def run(args) -> None:
                 "seed_s": round(seed_s, 2)}), flush=True)
             if errors:
                 print(json.dumps({"bench": "scan_errors", "sample": [str(e) for e in errors[:3]]}), flush=True)
+            inprocess_bench(world, args)
         if args.package:
             package_bench(world, args)
     finally:
         drop_database(args)
+
+
+def inprocess_bench(world, args, count: int = 1000) -> None:
+    """The decision alone (service call, one thread, no HTTP): where the time goes."""
+    from passgate.access import services as access
+
+    device = access.authenticate_device(world.tokens[0])
+    batch = [world.unscanned.pop() for _ in range(min(count, len(world.unscanned)))]
+    times = []
+    t_all = time.perf_counter()
+    for barcode in batch:
+        t0 = time.perf_counter()
+        device = access.authenticate_device(world.tokens[0])
+        access.scan(device, barcode, uuid.uuid4().hex)
+        times.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - t_all
+    print(json.dumps({"bench": "scan_decision_inprocess", "db": args.db, "n": world.count, "scans": len(times),
+                      "scans_per_s": round(len(times) / elapsed, 1) if elapsed else None,
+                      "p50_ms": pct(times, 0.5), "p99_ms": pct(times, 0.99)}), flush=True)
 
 
 def package_bench(world, args) -> None:
