@@ -520,6 +520,7 @@ class Outcome:
     postsync: str = ""
     operation: str = ""
     partner_reason: str = ""
+    recorded: Any = None  # the scan row, when the decision already recorded it
 
 
 def _last_entry(ticket_id: int) -> dict[str, Any] | None:
@@ -531,7 +532,10 @@ def _last_entry(ticket_id: int) -> dict[str, Any] | None:
             "scan_id": scan.pk}
 
 
-def _decide_ticket(ticket: Ticket, sector: Sector, direction: str, now: dt.datetime) -> Outcome:
+def _decide_ticket(ticket: Ticket, sector: Sector, direction: str, now: dt.datetime,
+                   pending: dict[str, Any] | None = None) -> Outcome:
+    """pending = what the scan row needs (device, barcode, nonce, times): on PostgreSQL a grant
+    is then admitted and recorded in one statement (fewer round trips on the hot path)."""
     product = ticket.product
     if direction == Direction.EXIT:
         updated = Ticket.objects.filter(pk=ticket.pk, inside=True).update(inside=False)
@@ -556,8 +560,15 @@ def _decide_ticket(ticket: Ticket, sector: Sector, direction: str, now: dt.datet
         if not DailyControl.objects.filter(ticket_id=ticket.pk, day=day,
                                            count__lt=product.max_controls_per_day).update(count=F("count") + 1):
             return Outcome(Decision.DENIED, Reason.DAILY_LIMIT_REACHED, ticket=ticket)
-    updated = _admit(ticket.pk, product, sector, now)
-    if updated:
+    if pending is not None and not day_limited and connection.vendor == "postgresql":
+        outcome = Outcome(Decision.GRANTED, ticket=ticket, info=ticket_view(ticket, ticket.control_count + 1))
+        values = _scan_values(outcome=outcome, now=now, **pending)
+        recorded = _admit(ticket.pk, product, sector, now, record=values)
+        if recorded is not None:
+            outcome.recorded = recorded
+            return outcome
+        outcome.operation = ""
+    elif _admit(ticket.pk, product, sector, now):
         return Outcome(Decision.GRANTED, ticket=ticket, info=ticket_view(ticket, ticket.control_count + 1))
 
     # Lost the race or already used: read what the winner wrote.
@@ -583,9 +594,11 @@ def organisation_day(organisation_id: int, at: dt.datetime) -> dt.date:
     return at.astimezone(zoneinfo.ZoneInfo(org.time_zone)).date()
 
 
-def _admit(ticket_id: int, product, sector: Sector, now: dt.datetime) -> int:
+def _admit(ticket_id: int, product, sector: Sector, now: dt.datetime, record: dict[str, Any] | None = None):
     """The conditional UPDATE that admits a ticket: the entry policy is in its WHERE clause,
-    so of two doors racing on one ticket only one can match. Returns rows updated (0 or 1)."""
+    so of two doors racing on one ticket only one can match. Returns rows updated (0 or 1);
+    with `record` (PostgreSQL), the scan row is inserted by the same statement when the update
+    matched: returns the recorded scan, or None."""
     ops = connection.ops
     at = ops.adapt_datetimefield_value(now)
     table = Ticket._meta.db_table
@@ -607,6 +620,14 @@ def _admit(ticket_id: int, product, sector: Sector, now: dt.datetime) -> int:
     sql = (f'UPDATE "{table}" SET control_count = control_count + 1, '
            f'first_controlled_at = COALESCE(first_controlled_at, %s), last_controlled_at = %s, inside = %s '
            f'WHERE {" AND ".join(where)}')
+    if record is not None:
+        insert_cols, marks, insert_params = _insert_parts(record)
+        sql = (f"WITH admitted AS ({sql} RETURNING id) "
+               f'INSERT INTO "{Scan._meta.db_table}" ({insert_cols}) SELECT {marks} FROM admitted RETURNING "id"')
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params + insert_params)
+            row = cursor.fetchone()
+        return _Recorded(row[0], record["response"]) if row else None
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -677,6 +698,13 @@ def _build_response(device: Device, barcode: str, direction: str, scanned_at: dt
 
 def _record(device: Device, barcode: str, nonce: str, scanned_at: dt.datetime, direction: str,
             outcome: Outcome, now: dt.datetime, source: str = ScanSource.DEVICE) -> Scan:
+    if outcome.recorded is not None:
+        return outcome.recorded
+    return _insert_scan(_scan_values(device, barcode, nonce, scanned_at, direction, outcome, now, source))
+
+
+def _scan_values(device: Device, barcode: str, nonce: str, scanned_at: dt.datetime, direction: str,
+                 outcome: Outcome, now: dt.datetime, source: str = ScanSource.DEVICE) -> dict[str, Any]:
     offline = outcome.operation in (Operation.OFFLINE_OK, Operation.OFFLINE_FAIL)
     outcome.operation = outcome.operation or operation_for(outcome.decision, outcome.reason, offline)
     response = _build_response(device, barcode, direction, scanned_at, outcome)
@@ -694,7 +722,7 @@ def _record(device: Device, barcode: str, nonce: str, scanned_at: dt.datetime, d
         "received_at": now, "response": response, "connector": outcome.connector,
         "postsync_status": outcome.postsync,
     }
-    return _insert_scan(values)
+    return values
 
 
 class _Recorded:
@@ -708,19 +736,17 @@ class _Recorded:
 _INSERT: dict[str, tuple[str, list]] = {}
 
 
-def _insert_scan(values: dict[str, Any]) -> _Recorded:
-    """One INSERT of a scan row without the ORM's per-call compilation (the hot path)."""
+def _insert_parts(values: dict[str, Any]) -> tuple[str, str, list]:
+    """(columns, placeholders, parameters) of a scan row, prepared once per database vendor."""
     vendor = connection.vendor
     if vendor not in _INSERT:
         fields = [f for f in Scan._meta.concrete_fields if not f.primary_key]
         cols = ", ".join(f'"{f.column}"' for f in fields)
-        marks = ", ".join("%s::jsonb" if (f.attname == "response" and vendor == "postgresql") else "%s"
+        marks = ", ".join("%s::jsonb" if (f.attname == "response" and vendor == "postgresql") else
+                          ("%s::" + f.db_type(connection) if vendor == "postgresql" else "%s")
                           for f in fields)
-        sql = f'INSERT INTO "{Scan._meta.db_table}" ({cols}) VALUES ({marks})'
-        if connection.features.can_return_columns_from_insert:
-            sql += ' RETURNING "id"'
-        _INSERT[vendor] = (sql, fields)
-    sql, fields = _INSERT[vendor]
+        _INSERT[vendor] = (cols, marks, fields)
+    cols, marks, fields = _INSERT[vendor]
     ops = connection.ops
     params = []
     for f in fields:
@@ -734,9 +760,19 @@ def _insert_scan(values: dict[str, Any]) -> _Recorded:
         elif isinstance(value, dt.datetime):
             value = ops.adapt_datetimefield_value(value)
         params.append(value)
+    return cols, marks, params
+
+
+def _insert_scan(values: dict[str, Any]) -> _Recorded:
+    """One INSERT of a scan row without the ORM's per-call compilation (the hot path)."""
+    cols, marks, params = _insert_parts(values)
+    sql = f'INSERT INTO "{Scan._meta.db_table}" ({cols}) VALUES ({marks})'
+    returning = connection.features.can_return_columns_from_insert
+    if returning:
+        sql += ' RETURNING "id"'
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+        pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     return _Recorded(pk, values["response"])
 
 
@@ -759,7 +795,9 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
         with transaction.atomic():
             ticket = find_ticket(org_id, barcode)
             if ticket is not None:
-                outcome = _decide_ticket(ticket, sector, direction, now)
+                pending = {"device": device, "barcode": barcode, "nonce": nonce, "scanned_at": scanned_at,
+                           "direction": direction}
+                outcome = _decide_ticket(ticket, sector, direction, now, pending)
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
             retired = RetiredBarcode.objects.filter(organisation_id=org_id, barcode=barcode).select_related(
                 *("ticket__" + r for r in TICKET_RELATED)).first()
