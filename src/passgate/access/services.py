@@ -284,6 +284,7 @@ def reenrol_device(actor: Actor, device: Device) -> tuple[Device, str]:
 def roll_device_token(device: Device) -> str:
     """The device replaces its own token (the old one stops working at once)."""
     with transaction.atomic():
+        device = Device.objects.select_related("organisation").get(pk=device.pk)  # auth holds a partial row
         before = snapshot(device)
         token = _issue_token(device)
         device.token_rolled_at = timezone.now()
@@ -319,7 +320,8 @@ _DEVICE_COLUMNS = ", ".join(f'"{c}"' for c in _DEVICE_FIELDS)
 
 
 def authenticate_device(token: str) -> Device | None:
-    """The device behind a token (one indexed query), None if unknown; a revoked device is told so."""
+    """The device behind a token (one indexed query), None if unknown; a revoked device is told so.
+    The Device returned carries only the columns the hot path reads: never save() it."""
     if not token or not token.startswith(DEVICE_TOKEN_PREFIX):
         return None
     with connection.cursor() as cursor:
