@@ -73,7 +73,7 @@ def pg_admin(sql: str) -> None:
     import psycopg
 
     parts = urlsplit(pg_base_url())
-    admin = urlunsplit(parts._replace(path="/postgres"))
+    admin = urlunsplit(parts._replace(path="/postgres", query=""))
     with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
         conn.execute(sql)
 
