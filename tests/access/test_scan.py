@@ -239,3 +239,36 @@ def test_http_tokens_refused(venue, api_client, other_catalogue):
     assert r.status_code == 401 and r.json()["code"] == "device_revoked" and "revoked" in r.json()["message"]
     r = venue.client().get("/api/v1/access/package")
     assert r.status_code == 401 and r.json()["code"] == "device_revoked"
+
+
+def test_nasty_input_is_a_400_not_a_500(venue, api_client):
+    client = venue.client()
+    for body in ({"barcode": "A\x00B", "nonce": "n1"}, {"barcode": "A", "nonce": "n\x00"},
+                 {"barcode": "A" * 500, "nonce": "n2"}, {"barcode": "A", "nonce": "n" * 500},
+                 {"barcode": 12, "nonce": "n3"}, {"barcode": "A", "nonce": "n4", "scanned_at": "2026-13-45T99:00Z"},
+                 {"barcode": "A", "nonce": "n5", "scanned_at": "2026-01-01T10:00:00"}):
+        r = client.post("/api/v1/access/scans", body, content_type="application/json")
+        assert r.status_code in (400, 422), (body, r.status_code, r.content)
+        assert r.json()["field"] in ("barcode", "nonce", "scanned_at"), r.json()
+    for url in ("/api/v1/access/package?cursor=%00", "/api/v1/access/package?limit=99999999999",
+                "/api/v1/access/package?cursor=cGsxOjE6RDo6eDp5"):
+        r = client.get(url)
+        assert r.status_code in (400, 422), (url, r.status_code, r.content)
+    for url in ("/api/v1/access/lists/white?cursor=%00", "/api/v1/access/lists/white?limit=0",
+                "/api/v1/access/scans?limit=5000", "/api/v1/access/scans?cursor=zzz",
+                "/api/v1/access/lists/white?format=xml", "/api/v1/access/scans?barcode=%00",
+                "/api/v1/access/scans?door=D%001"):
+        r = api_client.get(url)
+        assert r.status_code in (400, 422), (url, r.status_code, r.content)
+    r = api_client.post("/api/v1/access/controls/import", {"controls": [
+        {"barcode": "A", "scanned_at": "2026-01-01T10:00:00Z", "reference": "r\x00"}]},
+        content_type="application/json")
+    assert r.status_code in (400, 422)
+    r = client.post("/api/v1/access/scans/offline", {"scans": "nope"}, content_type="application/json")
+    assert r.status_code in (400, 422)
+    for url, body in (("/api/v1/access/sectors", {"code": "X", "name": "a\x00"}),
+                      ("/api/v1/access/controls/import", {"controls": [{"barcode": "A", "gate": "g\x00",
+                                                                         "scanned_at": "2026-01-01T10:00:00Z",
+                                                                         "reference": "r1"}]})):
+        r = api_client.post(url, body, content_type="application/json")
+        assert r.status_code == 422 and r.json()["field"], (url, r.content)

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Schema
 from ninja.security import HttpBearer
+from pydantic import field_validator
 
 from passgate.catalog.models import Category, Performance, Product, Tariff
 from passgate.errors import InvalidInput, NotFound
@@ -27,6 +28,27 @@ from .reports import attendance
 
 PREFIX = "/v1/access/"
 router = Router(tags=["access"])
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("the NUL character is not allowed")
+    if isinstance(value, dict):
+        for v in value.values():
+            _no_nul(v)
+    elif isinstance(value, list):
+        for v in value:
+            _no_nul(v)
+    return value
+
+
+class In(Schema):
+    """Request bodies: text never carries a NUL character (the databases refuse it)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return _no_nul(value)
 
 
 class DeviceAuth(HttpBearer):
@@ -59,7 +81,7 @@ def _actor(request: HttpRequest, permission: Permission) -> Actor:
 
 # ---------------------------------------------------------------- device endpoints
 
-class ScanIn(Schema):
+class ScanIn(In):
     barcode: str
     nonce: str
     scanned_at: str | None = None
@@ -72,7 +94,7 @@ def post_scan(request: HttpRequest, payload: ScanIn):
     return _json(answer, request=request)
 
 
-class OfflineIn(Schema):
+class OfflineIn(In):
     scans: list[dict[str, Any]]
 
 
@@ -102,7 +124,7 @@ def roll_own_token(request: HttpRequest):
     return _json({"token": services.roll_device_token(request.auth)})
 
 
-class EnrolIn(Schema):
+class EnrolIn(In):
     code: str
 
 
@@ -121,7 +143,7 @@ def _sector_out(s: Sector) -> dict[str, Any]:
             "admit_when_partner_unreachable": s.admit_when_partner_unreachable}
 
 
-class SectorIn(Schema):
+class SectorIn(In):
     code: str
     name: str
     reentry_allowed: bool = False
@@ -130,7 +152,7 @@ class SectorIn(Schema):
     admit_when_partner_unreachable: bool = True
 
 
-class SectorPatch(Schema):
+class SectorPatch(In):
     name: str | None = None
     reentry_allowed: bool | None = None
     connector: str | None = None
@@ -158,7 +180,7 @@ def patch_sector(request: HttpRequest, code: str, payload: SectorPatch):
     return _json(_sector_out(services.update_sector(actor, sector, **fields)))
 
 
-class DoorIn(Schema):
+class DoorIn(In):
     sector: str
     code: str
     name: str
@@ -182,7 +204,7 @@ def create_door(request: HttpRequest, payload: DoorIn):
     return _json(_door_out(services.create_door(actor, sector, payload.code, payload.name)), 201)
 
 
-class DeviceIn(Schema):
+class DeviceIn(In):
     door: str
     name: str
     kind: str = "SCANNER"
@@ -222,7 +244,7 @@ def revoke_device(request: HttpRequest, device_id: int):
     return _json(_device_out(services.revoke_device(actor, scoped_get(actor, Device, "device", pk=device_id))))
 
 
-class RuleIn(Schema):
+class RuleIn(In):
     sector: str
     product: int
     performance: int | None = None
@@ -260,7 +282,7 @@ def delete_rule(request: HttpRequest, rule_id: int):
     return HttpResponse(status=204)
 
 
-class SettingsIn(Schema):
+class SettingsIn(In):
     signed_barcodes: bool
 
 
@@ -304,6 +326,11 @@ def list_scans(request: HttpRequest, filters: Query[ScanFilter]):
     actor = _actor(request, Permission.VIEW)
     if not 1 <= filters.limit <= 1000:
         raise InvalidInput("page size out of range", field="limit", expected="1 to 1000", found=filters.limit)
+    for name in ("decision", "reason", "door", "barcode"):
+        value = getattr(filters, name)
+        if value is not None and not value.isprintable():
+            raise InvalidInput("control characters are not allowed here", field=name,
+                               expected="printable text", found=repr(value)[:100])
     qs = Scan.objects.filter(organisation=actor.organisation).select_related("door", "sector")
     if filters.decision:
         qs = qs.filter(decision=filters.decision)
@@ -366,7 +393,7 @@ def get_list(request: HttpRequest, kind: str, cursor: str | None = None, limit: 
     return _json(lists.page(actor, kind, cursor, limit))
 
 
-class ControlsIn(Schema):
+class ControlsIn(In):
     controls: list[dict[str, Any]]
 
 
@@ -375,7 +402,7 @@ def import_controls(request: HttpRequest, payload: ControlsIn):
     return _json(services.import_controls(request.auth, payload.controls))
 
 
-class ExternalIn(Schema):
+class ExternalIn(In):
     source: str
     barcodes: list[dict[str, Any]]
 
@@ -385,7 +412,7 @@ def import_external(request: HttpRequest, payload: ExternalIn):
     return _json(services.import_external_barcodes(request.auth, payload.source, payload.barcodes))
 
 
-class MappingIn(Schema):
+class MappingIn(In):
     source: str
     season_code: str
     product_code: str

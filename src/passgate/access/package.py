@@ -58,9 +58,10 @@ def decode_cursor(cursor: str, sector_id: int) -> tuple[str, str, int, int] | No
         tag, sector, mode, phase, a, b = raw.split(":")
         if tag != "pk1" or mode not in ("F", "D") or (mode == "F" and phase not in PHASES):
             raise ValueError
-        if int(sector) != sector_id:
+        sector, a, b = int(sector), int(a), int(b)
+        if sector != sector_id:
             return None
-        return mode, phase, int(a), int(b)
+        return mode, phase, a, b
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("this cursor was not produced by passgate", field="cursor",
                            expected="the next_cursor of a previous package", found=cursor) from None

@@ -359,6 +359,9 @@ def clean_barcode(barcode: Any, field: str = "barcode") -> str:
     value = barcode.strip()
     if not value:
         raise InvalidInput("the barcode is empty", field=field, expected="the barcode as read", found=barcode)
+    if not value.isprintable():
+        raise InvalidInput("the barcode contains control characters", field=field,
+                           expected="printable characters", found=repr(value)[:100])
     if len(value) > MAX_BARCODE:
         raise InvalidInput("the barcode is too long", field=field, expected=f"at most {MAX_BARCODE} characters",
                            found=f"{len(value)} characters")
@@ -366,7 +369,7 @@ def clean_barcode(barcode: Any, field: str = "barcode") -> str:
 
 
 def clean_nonce(nonce: Any, field: str = "nonce") -> str:
-    if not isinstance(nonce, str) or not nonce.strip() or len(nonce) > MAX_NONCE:
+    if not isinstance(nonce, str) or not nonce.strip() or len(nonce) > MAX_NONCE or not nonce.isprintable():
         raise InvalidInput("every scan needs a nonce, unique per device", field=field,
                            expected=f"1 to {MAX_NONCE} characters (e.g. a UUID)", found=nonce)
     return nonce.strip()
@@ -1032,7 +1035,7 @@ def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool) ->
         raise InvalidInput("the time of the scan is missing", field=f"{where}.scanned_at",
                            expected="ISO 8601 with a time zone")
     ref = raw.get("reference")
-    if need_ref and (not isinstance(ref, str) or not ref.strip() or len(ref) > 150):
+    if need_ref and (not isinstance(ref, str) or not ref.strip() or len(ref) > 150 or not ref.isprintable()):
         raise InvalidInput("every control needs a reference (its idempotency key)", field=f"{where}.reference",
                            expected="1 to 150 characters, unique per control", found=ref)
     return HistoryItem(
