@@ -194,3 +194,25 @@ def test_raw_package_is_the_same_package(venue, catalogue):
                 left = sorted((r[0], r[1:7]) for r in plain[key])
                 right = sorted((r[0], r[1:7]) for r in raw[key])
             assert left == right, key
+
+
+def test_pruned_change_log_resets_old_cursors(venue):
+    import datetime as dt
+
+    from passgate.access.changes import prune
+    from passgate.access.models import AccessChange
+
+    venue.sell_tonight(2)
+    device = OfflineDevice()
+    device.sync(fetcher(venue.sector))
+    old_cursor = device.cursor
+    (t,) = venue.sell_tonight(1)
+    AccessChange.objects.update(at=timezone.now() - dt.timedelta(days=40))
+    assert prune(venue.actor.organisation.pk) > 0
+    assert build_package(venue.sector, old_cursor)["mode"] == "reset"
+    device.sync(fetcher(venue.sector))
+    assert t.barcode in device.valid and set(device.valid) == truth(venue.sector)
+    # a cursor taken after the pruning is served as usual
+    (t2,) = venue.sell_tonight(1)
+    page = build_package(venue.sector, device.cursor)
+    assert page["mode"] == "delta" and [r[0] for r in page["barcodes"]] == [t2.barcode]

@@ -13,6 +13,8 @@ is uploaded and conflicts are flagged."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -57,3 +59,23 @@ def on_tickets_changed(sender, organisation, ticket_ids, change, retired_barcode
     entries: list[tuple[str, int | None, str]] = [(ChangeKind.TICKET, tid, "") for tid in ticket_ids]
     entries += [(ChangeKind.RETIRED, None, barcode) for barcode in retired_barcodes or ()]
     log_changes(organisation.pk, entries)
+
+
+def prune(organisation_id: int, keep: dt.timedelta = dt.timedelta(days=30)) -> int:
+    """Delete change-log entries older than `keep`. A device whose cursor is older than what
+    remains is told to start again in full (mode "reset"). Returns entries deleted."""
+    cutoff = timezone.now() - keep
+    with transaction.atomic():
+        last_old = (AccessChange.objects.filter(organisation_id=organisation_id, at__lt=cutoff)
+                    .order_by("-seq").values_list("seq", flat=True).first())
+        if last_old is None:
+            return 0
+        ChangeCounter.objects.filter(organisation_id=organisation_id, pruned_through__lt=last_old).update(
+            pruned_through=last_old)
+        deleted, _ = AccessChange.objects.filter(organisation_id=organisation_id, seq__lte=last_old).delete()
+    return deleted
+
+
+def pruned_through(organisation_id: int) -> int:
+    return (ChangeCounter.objects.filter(organisation_id=organisation_id).values_list("pruned_through", flat=True)
+            .first() or 0)

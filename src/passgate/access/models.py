@@ -374,6 +374,8 @@ class ChangeCounter(models.Model):
 
     organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
     last_seq = models.BigIntegerField(default=0)
+    pruned_through = models.BigIntegerField(
+        default=0, help_text="Changes up to this sequence were deleted: older cursors restart in full.")
 
 
 class AccessChange(models.Model):

@@ -33,7 +33,7 @@ from passgate.sales.models import RetiredBarcode, Ticket, TicketStatus
 
 from . import connectors as connector_registry
 from . import signing
-from .changes import current_seq
+from .changes import current_seq, pruned_through
 from .models import AccessChange, AccessRule, ChangeKind, ExternalBarcode, ExternalBarcodeStatus, Sector
 
 COLUMNS = ["barcode", "product", "performance", "tariff", "category", "seat", "entries", "first_controlled_at"]
@@ -295,6 +295,9 @@ def dumps(package: dict[str, Any]) -> str:
 
 def _delta_page(sector: Sector, rules, after_seq: int, after_id: int, limit: int | None) -> dict:
     org_id = sector.organisation_id
+    if after_seq < pruned_through(org_id):
+        # The changes after this cursor were pruned from the log: start again in full.
+        return {"mode": "reset", "barcodes": [], "removed": [], "complete": False, "next_cursor": None}
     limit = limit or MAX_LIMIT
     changes = list(AccessChange.objects.filter(organisation_id=org_id)
                    .filter(Q(seq__gt=after_seq) | Q(seq=after_seq, id__gt=after_id))
