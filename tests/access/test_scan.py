@@ -177,7 +177,8 @@ def test_other_organisations_barcode_is_unknown(venue, other_catalogue):
     assert do_scan(venue.device, order.tickets.get().barcode)["reason"] == "UNKNOWN_BARCODE"
 
 
-def test_query_budget_is_fixed(venue, django_assert_max_num_queries):
+def test_query_budget_is_fixed(venue, django_assert_max_num_queries, settings):
+    settings.ACCESS_CACHE_SECONDS = 5  # as in production (the test runner turns the cache off)
     tickets = venue.sell_tonight(50)
     token = venue.token
     # warm up (content types etc.), then a scan of one ticket among 50, and among 50 + 100
@@ -272,3 +273,22 @@ def test_nasty_input_is_a_400_not_a_500(venue, api_client):
                                                                          "reference": "r1"}]})):
         r = api_client.post(url, body, content_type="application/json")
         assert r.status_code == 422 and r.json()["field"], (url, r.content)
+
+
+def test_cache_is_dropped_when_a_rule_or_sector_changes(venue, settings):
+    settings.ACCESS_CACHE_SECONDS = 60
+    c1, c2 = venue.sell_pass(2)
+    assert do_scan(access.authenticate_device(venue.token), c1.barcode)["decision"] == "GRANTED"
+    access.delete_rule(venue.actor, venue.pass_rule)
+    assert do_scan(access.authenticate_device(venue.token), c2.barcode)["reason"] == "WRONG_SECTOR"
+    (t,) = venue.sell_tonight()
+    assert do_scan(access.authenticate_device(venue.token), t.barcode)["decision"] == "GRANTED"
+    do_scan(access.authenticate_device(venue.token), t.barcode, direction="EXIT")
+    access.update_sector(venue.actor, venue.sector, reentry_allowed=True)
+    assert do_scan(access.authenticate_device(venue.token), t.barcode)["decision"] == "GRANTED"
+
+
+def test_cache_is_off_under_the_test_runner_unless_asked():
+    from passgate.access import cache
+
+    assert cache.ttl() == 0
