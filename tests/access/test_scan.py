@@ -292,3 +292,33 @@ def test_cache_is_off_under_the_test_runner_unless_asked():
     from passgate.access import cache
 
     assert cache.ttl() == 0
+
+
+def test_a_change_made_by_another_process_is_seen_at_the_next_scan(venue, settings):
+    """Another process deletes the rule: its post_delete bumps config_version in the database;
+    this process, whose cache still holds the rule, drops it when the device lookup reads it."""
+    from passgate.access import cache
+    from passgate.access.models import AccessRule
+
+    settings.ACCESS_CACHE_SECONDS = 600
+    c1, c2 = venue.sell_pass(2)
+    assert do_scan(access.authenticate_device(venue.token), c1.barcode)["decision"] == "GRANTED"
+    AccessRule.objects.filter(pk=venue.pass_rule.pk)._raw_delete("default")  # no signal here...
+    assert do_scan(access.authenticate_device(venue.token), c2.barcode)["decision"] == "GRANTED"  # stale
+    cache.bump_version(venue.actor.organisation.pk)  # ...what the other process's signal does
+    (c3,) = venue.sell_pass()
+    assert do_scan(access.authenticate_device(venue.token), c3.barcode)["reason"] == "WRONG_SECTOR"
+
+
+def test_deleting_an_organisation_with_access_rows(db):
+    """Cache invalidation on delete never creates rows for an organisation on its way out."""
+    from passgate.orgs.models import Organisation
+    from passgate.orgs.services import Actor, create_organisation
+
+    org = create_organisation("gone", "Gone")
+    actor = Actor.system(org)
+    access.create_sector(actor, "S", "S")
+    access.create_sector(actor, "T", "T")
+    access.set_signed_barcodes(actor, True)
+    org.delete()
+    assert not Organisation.objects.filter(code="gone").exists()

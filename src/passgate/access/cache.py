@@ -5,7 +5,12 @@ sector's rules), so the hot path reads only the device and the ticket.
 Entries live ACCESS_CACHE_SECONDS (default 5 s; off under the test runner) and are dropped at once when
 the row is saved or deleted in this process (post_save / post_delete), so a
 change made through the back office of another process is seen within a few
-seconds. Ticket status, control counts and device status are never cached."""
+seconds. Ticket status, control counts and device status are never cached.
+
+Other processes: every save/delete of a cached row bumps the organisation's
+`AccessSettings.config_version` in the same transaction; the device lookup of each
+scan reads it in the same query, and a process that sees a new value drops its
+cache. So a change is seen by every process at its next scan; the TTL is a safety net."""
 
 from __future__ import annotations
 
@@ -69,8 +74,40 @@ def rules(sector_id: int) -> list[tuple]:
             "product_id", "performance_id", "tariff_id", "category_id")))
 
 
+_seen_versions: dict[int, int] = {}
+
+
+def check_version(organisation_id: int, version: int) -> None:
+    """Called with the organisation's config_version read alongside the device (no extra query):
+    a change made by another process bumps it, and this process drops what it cached."""
+    seen = _seen_versions.get(organisation_id)
+    if seen is not None and seen != version:
+        _store.clear()
+    _seen_versions[organisation_id] = version
+
+
+def bump_version(organisation_id: int, create: bool = True) -> None:
+    """In the writer's transaction (its own row: AccessSettings, not the change counter)."""
+    from django.db.models import F
+
+    from .models import AccessSettings
+
+    updated = AccessSettings.objects.filter(organisation_id=organisation_id).update(
+        config_version=F("config_version") + 1)
+    if not updated and create:
+        AccessSettings.objects.bulk_create([AccessSettings(organisation_id=organisation_id, config_version=1)],
+                                           ignore_conflicts=True)
+
+
 def _invalidate(sender, instance, **kwargs) -> None:
     label = sender._meta.label_lower
+    deleting = kwargs.get("signal") is post_delete
+    if label == "orgs.organisation":
+        if not deleting and not kwargs.get("created"):
+            bump_version(instance.pk)
+    elif getattr(instance, "organisation_id", None) is not None:
+        # never create a row while deleting (the organisation itself may be on its way out)
+        bump_version(instance.organisation_id, create=not deleting)
     _store.pop((label, instance.pk), None)
     if label == "access.accessrule":
         _store.pop(("rules", instance.sector_id), None)

@@ -83,6 +83,10 @@ class AccessSettings(OrgScoped):
                   "a ticket sold after its last download.",
     )
     updated_at = models.DateTimeField(auto_now=True)
+    config_version = models.BigIntegerField(
+        default=0, editable=False,
+        help_text="Bumped when a row the scan decision caches changes (sector, door, rule, catalogue): "
+                  "every process drops its cache when it sees a new value.")
 
     class Meta:
         verbose_name_plural = "access settings"

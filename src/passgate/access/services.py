@@ -119,7 +119,7 @@ def set_signed_barcodes(actor: Actor, enabled: bool) -> AccessSettings:
         obj = access_settings(actor.organisation)
         before = snapshot(obj)
         obj.signed_barcodes = bool(enabled)
-        obj.save()
+        obj.save(update_fields=["signed_barcodes", "updated_at"])  # never write back config_version
         if enabled and signing.current_key(actor.organisation.pk) is None:
             signing.create_key(actor.organisation.pk)
         record_audit(actor, "set_signed_barcodes", obj, before, snapshot(obj))
@@ -316,7 +316,10 @@ class DeviceRevoked(Forbidden):
 
 
 _DEVICE_FIELDS = ("id", "organisation_id", "door_id", "name", "kind", "status", "token_prefix", "last_seen_at")
-_DEVICE_COLUMNS = ", ".join(f'"{c}"' for c in _DEVICE_FIELDS)
+_DEVICE_SQL = (
+    "SELECT " + ", ".join(f'd."{c}"' for c in _DEVICE_FIELDS)
+    + ", COALESCE((SELECT s.config_version FROM access_accesssettings s WHERE s.organisation_id = d.organisation_id), 0)"
+    + " FROM access_device d WHERE d.token_hash = %s")
 
 
 def authenticate_device(token: str) -> Device | None:
@@ -325,12 +328,12 @@ def authenticate_device(token: str) -> Device | None:
     if not token or not token.startswith(DEVICE_TOKEN_PREFIX):
         return None
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT {_DEVICE_COLUMNS} FROM "{Device._meta.db_table}" WHERE token_hash = %s',
-                       [hash_secret(token)])
+        cursor.execute(_DEVICE_SQL, [hash_secret(token)])
         row = cursor.fetchone()
     if row is None:
         return None
-    device = Device(**dict(zip(_DEVICE_FIELDS, row, strict=False)))
+    cache.check_version(row[1], row[-1])
+    device = Device(**dict(zip(_DEVICE_FIELDS, row[:-1], strict=True)))
     device._state.adding = False
     if device.last_seen_at is not None and timezone.is_naive(device.last_seen_at):
         device.last_seen_at = timezone.make_aware(device.last_seen_at, dt.UTC)
