@@ -130,7 +130,8 @@ def test_signed_barcodes_admit_a_ticket_sold_after_the_download(venue, catalogue
     assert card.barcode.startswith("S1") and len(card.barcode) <= 120
     assert card.barcode not in device.valid
     assert device.decide(card.barcode, timezone.now()) == ("GRANTED", "")
-    assert device.decide(card.barcode[:-2] + "AA", timezone.now())[1] == "UNKNOWN_BARCODE"  # forged
+    forged = card.barcode[:-2] + ("AB" if card.barcode.endswith("AA") else "AA")
+    assert device.decide(forged, timezone.now())[1] == "UNKNOWN_BARCODE"  # bad signature
     # the revocation list reaches the device through the increments
     (c2,) = venue.sell_pass()
     sales.cancel_ticket(venue.actor, c2)
