@@ -50,7 +50,7 @@ def run(services: list[Service], on_ready=None, env: dict[str, str] | None = Non
     try:
         for service in services:
             procs.append((service, subprocess.Popen(service.argv, env=child_env, start_new_session=True)))
-        for service, proc in procs:
+        for service in services:
             if service.health_url and not wait_healthy(service.health_url):
                 print(f"passgate: {service.name} did not answer at {service.health_url}", file=sys.stderr)
                 return 1

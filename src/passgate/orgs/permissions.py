@@ -3,12 +3,12 @@ none of them decides on its own."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from .models import Role
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     VIEW = "view"
     SELL = "sell"  # sell, cancel, print, reprint, invalidate
     MANAGE_CONTACTS = "manage_contacts"

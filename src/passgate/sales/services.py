@@ -13,8 +13,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from passgate.catalog.models import (
-    ChannelType,
     Category,
+    ChannelType,
     Contingent,
     Performance,
     PointOfSale,
