@@ -15,7 +15,7 @@ from passgate.connectors import registry
 from passgate.connectors.http import PartnerError
 from passgate.errors import Conflict, InvalidInput, NotFound, PassgateError
 from passgate.orgs.permissions import Permission
-from passgate.orgs.services import Actor, record_audit, snapshot
+from passgate.orgs.services import Actor, delete_scoped, record_audit, snapshot
 
 from . import secrets as secret_store
 from .models import Execution, Interface, Schedule, Trigger
@@ -270,12 +270,7 @@ def update_schedule(actor: Actor, schedule: Schedule, **fields: Any) -> Schedule
 
 
 def delete_schedule(actor: Actor, schedule: Schedule) -> None:
-    actor.require(Permission.MANAGE_INTERFACES)
-    if schedule.organisation_id != actor.organisation.pk:
-        raise NotFound("no such schedule in this organisation", field="schedule", found=schedule.pk)
-    with transaction.atomic():
-        record_audit(actor, "delete", schedule, snapshot(schedule), None)
-        schedule.delete()
+    delete_scoped(actor, schedule, Permission.MANAGE_INTERFACES)
 
 
 def schedule_warnings(schedule: Schedule) -> list[str]:
