@@ -5,12 +5,14 @@ PostgreSQL when DATABASE_URL is set."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from hypothesis import settings
 
 from passgate.catalog import services as catalog
 from passgate.catalog.models import (
@@ -30,6 +32,12 @@ from passgate.orgs.services import Actor, create_organisation, issue_api_token
 from passgate.sales import services as sales
 
 pytest_plugins = ["sandboxes.pytest_plugin"]
+
+# On CI the property tests replay the same examples every run, so a red build can be
+# reproduced and a green one is not luck; locally they explore new examples each run.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 postgres_only = pytest.mark.skipif(
     "connection.vendor != 'postgresql'", reason="needs PostgreSQL (set DATABASE_URL)"
