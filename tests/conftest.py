@@ -9,7 +9,8 @@ import os
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.core import signals
+from django.db import close_old_connections, connection
 from django.test import Client
 from django.utils import timezone
 from hypothesis import settings
@@ -124,3 +125,14 @@ def api_client(admin_actor):
 @pytest.fixture
 def other_api_client(other_org):
     return bearer_client(Actor.system(other_org, "other-admin"), name="other")
+
+
+@pytest.fixture
+def same_connection():
+    """Requests go through the plain WSGI handler inside the test transaction: keep Django
+    from closing the connection at the end of each request (the test Client does the same)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

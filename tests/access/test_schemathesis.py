@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from django.core import signals
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from passgate.wsgi import application
@@ -21,14 +19,6 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application, config
 
 CHECKS = [schemathesis.checks.not_a_server_error]
 
-
-@pytest.fixture
-def same_connection():
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

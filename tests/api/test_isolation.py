@@ -50,29 +50,27 @@ def test_every_operation_with_a_path_parameter_is_covered():
     assert with_ids - covered == set(), "add these endpoints to ID_ENDPOINTS"
 
 
+def stored_state(theirs) -> dict:
+    """What the other organisation has stored, to prove a refused call changed nothing."""
+    org = theirs.actor.organisation
+    return {"tickets": list(Ticket.objects.filter(organisation=org).values_list("pk", "status", "barcode").order_by("pk")),
+            "orders": list(Order.objects.filter(organisation=org).values_list("pk", "status")),
+            "names": (Season.objects.get(pk=theirs.ids["season"]).name,
+                      Contact.objects.get(pk=theirs.ids["contact"]).last_name),
+            "tokens": list(ApiToken.objects.filter(organisation=org).values_list("pk", "revoked_at"))}
+
+
 @pytest.mark.parametrize(("method", "template", "kind", "body"), ID_ENDPOINTS,
                          ids=[f"{m.upper()} {p}" for m, p, _, _ in ID_ENDPOINTS])
 def test_foreign_object_is_404_and_untouched(mine, theirs, method, template, kind, body):
-    before = {"tickets": list(Ticket.objects.filter(organisation=theirs.actor.organisation)
-                              .values_list("pk", "status", "barcode").order_by("pk")),
-              "orders": list(Order.objects.filter(organisation=theirs.actor.organisation).values_list("pk", "status")),
-              "names": (Season.objects.get(pk=theirs.ids["season"]).name,
-                        Contact.objects.get(pk=theirs.ids["contact"]).last_name),
-              "tokens": list(ApiToken.objects.filter(organisation=theirs.actor.organisation)
-                             .values_list("pk", "revoked_at"))}
+    before = stored_state(theirs)
     status, error = mine.api.call(method, _url(template, theirs, kind), body)
     assert status == 404, error
     assert error["code"] == "not_found" and error["message"]
     assert set(error) >= {"code", "field", "message"}
     # nothing of the other organisation leaks into the answer
     assert theirs.order.file_number not in str(error.get("message")) or kind == "order"
-    after = {"tickets": list(Ticket.objects.filter(organisation=theirs.actor.organisation)
-                             .values_list("pk", "status", "barcode").order_by("pk")),
-             "orders": list(Order.objects.filter(organisation=theirs.actor.organisation).values_list("pk", "status")),
-             "names": (Season.objects.get(pk=theirs.ids["season"]).name,
-                       Contact.objects.get(pk=theirs.ids["contact"]).last_name),
-             "tokens": list(ApiToken.objects.filter(organisation=theirs.actor.organisation)
-                            .values_list("pk", "revoked_at"))}
+    after = stored_state(theirs)
     assert after == before
     # the same endpoint works on our own object (so the 404 is about tenancy, not the route)
     status, _ = mine.api.call(method, _url(template, mine, kind), body)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from django.core import signals
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from passgate.wsgi import application
@@ -25,16 +23,6 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application, config
 CHECKS = [schemathesis.checks.not_a_server_error, schemathesis.checks.status_code_conformance,
           schemathesis.checks.content_type_conformance, schemathesis.checks.response_schema_conformance]
 
-
-@pytest.fixture
-def same_connection():
-    """Requests go through the plain WSGI handler inside the test transaction: keep Django
-    from closing the connection at the end of each request (the test Client does the same)."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -822,12 +822,17 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
             if connector is None or not connector.recognises(barcode, sector):
                 outcome = Outcome(Decision.DENIED, Reason.UNKNOWN_BARCODE)
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
-    except IntegrityError:
-        answer = replay(device, nonce)
-        if answer is None:
-            raise
-        return answer
+    except IntegrityError as exc:
+        return _replay_after_race(device, nonce, exc)
     return _scan_with_connector(device, connector, sector, barcode, nonce, scanned_at, direction, now, ext)
+
+
+def _replay_after_race(device, nonce, exc: IntegrityError) -> dict:
+    """A concurrent scan with the same nonce won the insert: answer as it did."""
+    answer = replay(device, nonce)
+    if answer is None:
+        raise exc
+    return answer
 
 
 def _scan_with_connector(device, connector, sector, barcode, nonce, scanned_at, direction, now, ext) -> dict:
@@ -858,11 +863,8 @@ def _scan_with_connector(device, connector, sector, barcode, nonce, scanned_at, 
     try:
         with transaction.atomic():
             return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
-    except IntegrityError:
-        answer = replay(device, nonce)
-        if answer is None:
-            raise
-        return answer
+    except IntegrityError as exc:
+        return _replay_after_race(device, nonce, exc)
 
 
 # ---------------------------------------------------------------- offline history and imports
