@@ -1,0 +1,135 @@
+"""Access settings and signing keys, sectors, doors and access rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from passgate.catalog.models import Product
+from passgate.errors import InvalidInput
+from passgate.orgs.permissions import Permission
+from passgate.orgs.services import (
+    Actor,
+    create_scoped,
+    delete_scoped,
+    record_audit,
+    snapshot,
+    update_scoped,
+)
+
+from .. import connectors as connector_registry
+from ..changes import log_changes
+from ..models import (
+    AccessRule,
+    AccessSettings,
+    ChangeKind,
+    Door,
+    Sector,
+)
+
+
+def access_settings(organisation) -> AccessSettings:
+    obj = AccessSettings.objects.filter(organisation=organisation).first()
+    if obj is None:
+        AccessSettings.objects.bulk_create([AccessSettings(organisation=organisation)], ignore_conflicts=True)
+        obj = AccessSettings.objects.get(organisation=organisation)
+    return obj
+
+
+def set_signed_barcodes(actor: Actor, enabled: bool) -> AccessSettings:
+    """Switch the organisation to signed barcodes (new sales and reprints carry a signed payload)."""
+    from .. import signing
+
+    actor.require(Permission.MANAGE_ACCESS)
+    with transaction.atomic():
+        obj = access_settings(actor.organisation)
+        before = snapshot(obj)
+        obj.signed_barcodes = bool(enabled)
+        obj.save(update_fields=["signed_barcodes", "updated_at"])  # never write back config_version
+        if enabled and signing.current_key(actor.organisation.pk) is None:
+            signing.create_key(actor.organisation.pk)
+        record_audit(actor, "set_signed_barcodes", obj, before, snapshot(obj))
+    return obj
+
+
+def rotate_signing_key(actor: Actor):
+    """A new key signs from now on; the old one is retired but still verifies."""
+    from .. import signing
+    from ..models import SigningKey
+
+    actor.require(Permission.MANAGE_ACCESS)
+    with transaction.atomic():
+        SigningKey.objects.filter(organisation=actor.organisation, retired_at__isnull=True).update(
+            retired_at=timezone.now())
+        key = signing.create_key(actor.organisation.pk)
+        record_audit(actor, "rotate_signing_key", key, None, snapshot(key))
+    return key
+
+
+def _check_connector(name: str) -> str:
+    name = (name or "").strip()
+    if name and connector_registry.get(name) is None:
+        raise InvalidInput("no connector of this name is installed", field="connector",
+                           expected=", ".join(connector_registry.names()) or "an installed connector",
+                           found=name)
+    return name
+
+
+def _options(value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("connector options must be a JSON object", field="connector_options",
+                           expected="an object such as {\"serviceId\": \"…\"}", found=type(value).__name__)
+    return value
+
+
+def create_sector(actor: Actor, code: str, name: str, *, reentry_allowed: bool = False, connector: str = "",
+                  connector_options: dict | None = None, admit_when_partner_unreachable: bool = True) -> Sector:
+    if Sector.objects.filter(organisation=actor.organisation, code=code).exists():
+        raise InvalidInput("a sector with this code exists already (a sector code appears once)", field="code",
+                           code="duplicate", expected="a new sector code", found=code)
+    return create_scoped(actor, Sector, Permission.MANAGE_ACCESS, code=code, name=name,
+                         reentry_allowed=reentry_allowed, connector=_check_connector(connector),
+                         connector_options=_options(connector_options),
+                         admit_when_partner_unreachable=admit_when_partner_unreachable)
+
+
+def update_sector(actor: Actor, sector: Sector, **fields: Any) -> Sector:
+    if "connector" in fields:
+        fields["connector"] = _check_connector(fields["connector"])
+    if "connector_options" in fields:
+        fields["connector_options"] = _options(fields["connector_options"])
+    with transaction.atomic():
+        sector = update_scoped(actor, sector, Permission.MANAGE_ACCESS, **fields)
+        log_changes(actor.organisation.pk, [(ChangeKind.RESET, sector.pk, "")])
+    return sector
+
+
+def create_door(actor: Actor, sector: Sector, code: str, name: str) -> Door:
+    if Door.objects.filter(organisation=actor.organisation, code=code).exists():
+        raise InvalidInput("a door with this code exists already", field="code", code="duplicate",
+                           expected="a new door code", found=code)
+    return create_scoped(actor, Door, Permission.MANAGE_ACCESS, sector=sector, code=code, name=name)
+
+
+def add_rule(actor: Actor, sector: Sector, product: Product, performance=None, tariff=None,
+             category=None) -> AccessRule:
+    for name, value in (("performance", performance), ("tariff", tariff), ("category", category)):
+        if value is not None and value.product_id != product.pk:
+            raise InvalidInput(f"the {name} belongs to another product", field=name,
+                               expected=f"a {name} of product {product.code}", found=getattr(value, "code", value.pk))
+    with transaction.atomic():
+        rule = create_scoped(actor, AccessRule, Permission.MANAGE_ACCESS, sector=sector, product=product,
+                             performance=performance, tariff=tariff, category=category)
+        log_changes(actor.organisation.pk, [(ChangeKind.RESET, sector.pk, "")])
+    return rule
+
+
+def delete_rule(actor: Actor, rule: AccessRule) -> None:
+    with transaction.atomic():
+        sector_id = rule.sector_id
+        delete_scoped(actor, rule, Permission.MANAGE_ACCESS)
+        log_changes(actor.organisation.pk, [(ChangeKind.RESET, sector_id, "")])

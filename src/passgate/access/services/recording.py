@@ -1,0 +1,197 @@
+"""Recording a decision: the scan row, the answer the device gets, replays by nonce."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection
+
+from passgate.sales.models import Ticket
+
+from ..models import (
+    Decision,
+    Device,
+    ExternalBarcode,
+    Operation,
+    Reason,
+    Scan,
+    ScanSource,
+)
+from .inputs import MESSAGES, _iso
+
+
+def holder_name(ticket: Ticket) -> str:
+    if hasattr(ticket, "_holder"):
+        return ticket._holder
+    contact = ticket.cultural_contact or (ticket.order.buyer if ticket.order_id else None)
+    return contact.full_name if contact else ""
+
+
+def ticket_view(ticket: Ticket, entries: int | None = None) -> dict[str, Any]:
+    """What the steward sees."""
+    perf = ticket.performance
+    return {
+        "product": ticket.product.code,
+        "product_name": ticket.product.name,
+        "performance": perf.code if perf else None,
+        "performance_starts_at": _iso(perf.starts_at) if perf else None,
+        "tariff": ticket.tariff.code,
+        "tariff_name": ticket.tariff.name,
+        "category": ticket.category.code if ticket.category_id else None,
+        "seat": ticket.seat,
+        "holder": holder_name(ticket),
+        "entries": ticket.control_count if entries is None else entries,
+    }
+
+
+def operation_for(decision: str, reason: str, offline: bool) -> str:
+    if decision == Decision.GRANTED:
+        return Operation.OFFLINE_OK if offline else Operation.OK
+    if reason == Reason.CANCELLED:
+        return Operation.CANCELLED_TICKET
+    if reason == Reason.INVALIDATED:
+        return Operation.INVALIDATED_TICKET
+    return Operation.OFFLINE_FAIL if offline else Operation.FAIL
+
+
+@dataclass
+class Outcome:
+    decision: str
+    reason: str = ""
+    message: str = ""
+    ticket: Ticket | None = None
+    external: ExternalBarcode | None = None
+    info: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+    connector: str = ""
+    recorded_barcode: str = ""
+    postsync: str = ""
+    operation: str = ""
+    partner_reason: str = ""
+    recorded: Any = None  # the scan row, when the decision already recorded it
+
+
+def _answer(scan: Scan, outcome: Outcome | None = None) -> dict[str, Any]:
+    data = dict(scan.response)
+    data["scan_id"] = scan.pk
+    return data
+
+
+def _build_response(device: Device, barcode: str, direction: str, scanned_at: dt.datetime,
+                    outcome: Outcome) -> dict[str, Any]:
+    info = outcome.info
+    if info is None and outcome.ticket is not None:
+        info = ticket_view(outcome.ticket)
+    message = outcome.message or MESSAGES.get(outcome.reason, outcome.reason)
+    if outcome.reason == Reason.ALREADY_CONTROLLED and outcome.previous:
+        message = f"Already used at {outcome.previous['at']} (door {outcome.previous['door']})"
+    return {
+        "decision": outcome.decision,
+        "reason": outcome.reason or None,
+        "operation": outcome.operation,
+        "message": message,
+        "barcode": barcode,
+        "direction": direction,
+        "scanned_at": _iso(scanned_at),
+        "door": device.door.code,
+        "sector": device.door.sector.code,
+        "ticket": info,
+        "previous": outcome.previous,
+        "partner_reason": outcome.partner_reason or None,
+    }
+
+
+def _record(device: Device, barcode: str, nonce: str, scanned_at: dt.datetime, direction: str,
+            outcome: Outcome, now: dt.datetime, source: str = ScanSource.DEVICE) -> Scan:
+    if outcome.recorded is not None:
+        return outcome.recorded
+    return _insert_scan(_scan_values(device, barcode, nonce, scanned_at, direction, outcome, now, source))
+
+
+def _scan_values(device: Device, barcode: str, nonce: str, scanned_at: dt.datetime, direction: str,
+                 outcome: Outcome, now: dt.datetime, source: str = ScanSource.DEVICE) -> dict[str, Any]:
+    offline = outcome.operation in (Operation.OFFLINE_OK, Operation.OFFLINE_FAIL)
+    outcome.operation = outcome.operation or operation_for(outcome.decision, outcome.reason, offline)
+    response = _build_response(device, barcode, direction, scanned_at, outcome)
+    ticket = outcome.ticket
+    ext = outcome.external
+    values = {
+        "organisation_id": device.organisation_id, "device_id": device.pk, "door_id": device.door_id,
+        "sector_id": device.door.sector_id, "ticket_id": ticket.pk if ticket else None,
+        "external_barcode_id": ext.pk if ext else None,
+        "performance_id": ticket.performance_id if ticket else None,
+        "product_id": ticket.product_id if ticket else (ext.product_id if ext else None),
+        "barcode": barcode, "recorded_barcode": outcome.recorded_barcode, "nonce": nonce, "source": source,
+        "direction": direction, "decision": outcome.decision, "reason": outcome.reason,
+        "operation": outcome.operation, "message": response["message"][:300], "scanned_at": scanned_at,
+        "received_at": now, "response": response, "connector": outcome.connector,
+        "postsync_status": outcome.postsync,
+    }
+    return values
+
+
+class _Recorded:
+    __slots__ = ("pk", "response")
+
+    def __init__(self, pk, response):
+        self.pk = pk
+        self.response = response
+
+
+_INSERT: dict[str, tuple[str, list]] = {}
+
+
+def _insert_parts(values: dict[str, Any]) -> tuple[str, str, list]:
+    """(columns, placeholders, parameters) of a scan row, prepared once per database vendor."""
+    vendor = connection.vendor
+    if vendor not in _INSERT:
+        fields = [f for f in Scan._meta.concrete_fields if not f.primary_key]
+        cols = ", ".join(f'"{f.column}"' for f in fields)
+        marks = ", ".join("%s::jsonb" if (f.attname == "response" and vendor == "postgresql") else
+                          ("%s::" + f.db_type(connection) if vendor == "postgresql" else "%s")
+                          for f in fields)
+        _INSERT[vendor] = (cols, marks, fields)
+    cols, marks, fields = _INSERT[vendor]
+    ops = connection.ops
+    params = []
+    for f in fields:
+        name = f.attname
+        if name in values:
+            value = values[name]
+        else:
+            value = f.get_default()
+        if name == "response":
+            value = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, dt.datetime):
+            value = ops.adapt_datetimefield_value(value)
+        params.append(value)
+    return cols, marks, params
+
+
+def _insert_scan(values: dict[str, Any]) -> _Recorded:
+    """One INSERT of a scan row without the ORM's per-call compilation (the hot path)."""
+    cols, marks, params = _insert_parts(values)
+    sql = f'INSERT INTO "{Scan._meta.db_table}" ({cols}) VALUES ({marks})'
+    returning = connection.features.can_return_columns_from_insert
+    if returning:
+        sql += ' RETURNING "id"'
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    return _Recorded(pk, values["response"])
+
+
+def replay(device: Device, nonce: str) -> dict[str, Any] | None:
+    scan = Scan.objects.filter(device=device, nonce=nonce).first()
+    return _answer(scan) if scan else None
+
+
+def _replay_after_race(device, nonce, exc: IntegrityError) -> dict:
+    """A concurrent scan with the same nonce won the insert: answer as it did."""
+    answer = replay(device, nonce)
+    if answer is None:
+        raise exc
+    return answer

@@ -1,0 +1,95 @@
+"""The online scan: decide, record, answer; partner cards through their connector."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from passgate.sales.models import RetiredBarcode
+
+from .. import connectors as connector_registry
+from ..models import (
+    Decision,
+    Device,
+    Direction,
+    ExternalBarcode,
+    Operation,
+    PostSync,
+    Reason,
+)
+from .decision import TICKET_RELATED, _decide_external, _decide_ticket, find_ticket
+from .inputs import clean_barcode, clean_direction, clean_nonce, clean_time
+from .recording import Outcome, _answer, _record, _replay_after_race, replay
+
+
+def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direction: Any = Direction.ENTRY,
+         *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The online decision. Idempotent by (device, nonce): a retry returns the first answer."""
+    barcode = clean_barcode(barcode)
+    nonce = clean_nonce(nonce)
+    direction = clean_direction(direction)
+    now = now or timezone.now()
+    scanned_at = clean_time(scanned_at, "scanned_at") if scanned_at is not None else now
+    sector = device.door.sector
+    org_id = device.organisation_id
+    try:
+        with transaction.atomic():
+            ticket = find_ticket(org_id, barcode)
+            if ticket is not None:
+                pending = {"device": device, "barcode": barcode, "nonce": nonce, "scanned_at": scanned_at,
+                           "direction": direction}
+                outcome = _decide_ticket(ticket, sector, direction, now, pending)
+                return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
+            retired = RetiredBarcode.objects.filter(organisation_id=org_id, barcode=barcode).select_related(
+                *("ticket__" + r for r in TICKET_RELATED)).first()
+            if retired is not None:
+                outcome = Outcome(Decision.DENIED, Reason.INVALIDATED, ticket=retired.ticket,
+                                  message=f"Barcode replaced by a reprint on {retired.retired_at:%Y-%m-%d %H:%M}")
+                return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
+            ext = ExternalBarcode.objects.select_related("product").filter(
+                organisation_id=org_id, barcode=barcode).first()
+            if ext is not None and not (sector.connector and ext.source == sector.connector):
+                outcome = _decide_external(ext, sector, direction, now)
+                return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
+            connector = connector_registry.get(sector.connector)
+            if connector is None or not connector.recognises(barcode, sector):
+                outcome = Outcome(Decision.DENIED, Reason.UNKNOWN_BARCODE)
+                return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
+    except IntegrityError as exc:
+        return _replay_after_race(device, nonce, exc)
+    return _scan_with_connector(device, connector, sector, barcode, nonce, scanned_at, direction, now, ext)
+
+
+def _scan_with_connector(device, connector, sector, barcode, nonce, scanned_at, direction, now, ext) -> dict:
+    """Partner cards: the partner call happens outside any database transaction."""
+    previous = replay(device, nonce)
+    if previous is not None:
+        return previous
+    check = connector_registry.PartnerCheck(
+        organisation_id=device.organisation_id, sector=sector, door_code=device.door.code, device_id=device.pk,
+        barcode=barcode, scanned_at=scanned_at, direction=direction, offline=False,
+        reference=f"{device.pk}:{nonce}")
+    try:
+        result = connector.validate(check)
+    except connector_registry.PartnerUnavailable as exc:
+        if sector.admit_when_partner_unreachable:
+            outcome = Outcome(Decision.GRANTED, connector=connector.name, postsync=PostSync.PENDING,
+                              operation=Operation.OFFLINE_OK, external=ext,
+                              message="Partner unreachable: admitted on card detection, will be synchronised")
+        else:
+            outcome = Outcome(Decision.DENIED, Reason.PARTNER_UNAVAILABLE, connector=connector.name, external=ext,
+                              message=f"Partner unreachable: {exc}"[:300] if str(exc) else "")
+    else:
+        outcome = Outcome(
+            Decision.GRANTED if result.granted else Decision.DENIED,
+            "" if result.granted else (result.reason or Reason.PARTNER_REFUSED),
+            message=result.message, connector=connector.name, recorded_barcode=result.recorded_barcode,
+            info=result.info or None, partner_reason=result.partner_reason, external=ext)
+    try:
+        with transaction.atomic():
+            return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
+    except IntegrityError as exc:
+        return _replay_after_race(device, nonce, exc)
