@@ -71,8 +71,12 @@ INSTALLED_APPS = [
     "passgate.orgs",
     "passgate.catalog",
     "passgate.sales",
-    "passgate.access",
     "passgate.jobs",
+    "passgate.access",
+    # connectors: installed apps that register with passgate.jobs.registry (after the core rooms)
+    "passgate.connectors.echo",
+    "passgate.connectors.otipass",
+    "passgate.connectors.tixngo",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,6 @@
-"""The connector hook, exercised with a tiny fake partner registered in the tests."""
+"""The doors' connector hook, exercised with a tiny fake partner: an interface type registered
+in the one registry (passgate.jobs.registry) for the tests, and a sector linked to an
+interface of that type."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from passgate.access import services as access
 from passgate.access.models import PostSync, Scan
 from passgate.access.offline import OfflineDevice
 from passgate.access.package import build_package
+from passgate.jobs import registry
+from passgate.jobs import services as jobs
 
 from .conftest import nonce
 
@@ -18,7 +22,7 @@ pytestmark = pytest.mark.django_db
 class FakePartner(connectors.AccessConnector):
     """Cards look like FK + Luhn digits; 'FK...0' style numbers ending in an odd check are refused."""
 
-    name = "fake"
+    name = "FAKE"
 
     def __init__(self):
         self.calls = []
@@ -26,7 +30,7 @@ class FakePartner(connectors.AccessConnector):
         self.used = {}
         self.synced = []
 
-    def format_rules(self, sector):
+    def format_rules(self, sector, interface):
         return [{"kind": "prefix", "value": "FK"}, {"kind": "regex", "pattern": r"FK\d{6}"}]
 
     def validate(self, check):
@@ -45,7 +49,7 @@ class FakePartner(connectors.AccessConnector):
         self.used[check.reference] = decision
         return decision
 
-    def post_sync(self, scan):
+    def post_sync(self, scan, interface):
         if self.down:
             raise connectors.PartnerUnavailable("still down")
         self.synced.append(scan.barcode)
@@ -54,26 +58,30 @@ class FakePartner(connectors.AccessConnector):
 
 @pytest.fixture
 def partner(venue):
-    fake = connectors.register(FakePartner())
-    access.update_sector(venue.actor, venue.sector, connector="fake", connector_options={"serviceId": "S1"})
+    fake = FakePartner()
+    registry.register_type(registry.InterfaceTypeSpec(code="FAKE", label="Fake partner", access=fake))
+    interface = jobs.create_interface(venue.actor, type="FAKE", name="Fake partner", url="http://127.0.0.1:9")
+    access.update_sector(venue.actor, venue.sector, interface=interface, connector_options={"serviceId": "S1"})
     venue.device.door.sector.refresh_from_db()
+    fake.interface = interface
     yield fake
-    connectors.unregister("fake")
+    registry.unregister_type("FAKE")
 
 
-def test_unknown_connector_is_refused_naming_the_field(venue):
+def test_an_interface_whose_connector_does_not_check_cards_is_refused_naming_the_field(venue):
     from passgate.errors import InvalidInput
 
+    echo = jobs.create_interface(venue.actor, type="ECHO", name="Echo", url="http://127.0.0.1:9")
     with pytest.raises(InvalidInput) as exc:
-        access.create_sector(venue.actor, "X", "X", connector="nope")
-    assert exc.value.field == "connector"
+        access.create_sector(venue.actor, "X", "X", interface=echo)
+    assert exc.value.field == "interface" and "ECHO" in exc.value.found
 
 
 def test_partner_grants_and_refuses(venue, partner):
     granted = access.scan(venue.device, "FK123456", nonce())
     assert granted["decision"] == "GRANTED" and granted["ticket"]["service"] == "S1"
     scan = Scan.objects.get(pk=granted["scan_id"])
-    assert scan.connector == "fake" and scan.recorded_barcode.startswith("FAKEFK123456")
+    assert scan.connector == "FAKE" and scan.recorded_barcode.startswith("FAKEFK123456")
     refused = access.scan(venue.device, "FK123459", nonce())
     assert refused["decision"] == "DENIED" and refused["reason"] == "PARTNER_REFUSED"
     assert refused["partner_reason"] == "ALREADY_CHECKED"
@@ -96,9 +104,9 @@ def test_partner_down_admits_on_detection_and_queues_postsync(venue, partner):
     answer = access.scan(venue.device, "FK654321", nonce())
     assert answer["decision"] == "GRANTED" and answer["operation"] == "OFFLINE_OK"
     assert Scan.objects.get(pk=answer["scan_id"]).postsync_status == PostSync.PENDING
-    assert access.run_postsync(venue.actor.organisation.pk, "fake") == {"done": 0, "failed": 0, "pending": 1}
+    assert access.run_postsync(partner.interface) == {"done": 0, "failed": 0, "pending": 1}
     partner.down = False
-    assert access.run_postsync(venue.actor.organisation.pk, "fake") == {"done": 1, "failed": 0, "pending": 0}
+    assert access.run_postsync(partner.interface) == {"done": 1, "failed": 0, "pending": 0}
     assert partner.synced == ["FK654321"]
     assert Scan.objects.get(pk=answer["scan_id"]).postsync_status == PostSync.DONE
 
@@ -114,14 +122,14 @@ def test_partner_down_can_deny_when_the_sector_says_so(venue, partner):
 def test_offline_cards_detected_by_format_rules_and_queued(venue, partner):
     device = OfflineDevice()
     device.sync(lambda cursor, limit: build_package(venue.sector, cursor, limit))
-    assert device.header["connector_rules"] == [{"connector": "fake", "rules": partner.format_rules(None)}]
+    assert device.header["connector_rules"] == [{"connector": "FAKE", "rules": partner.format_rules(None, None)}]
     from django.utils import timezone
 
     assert device.decide("FK777777", timezone.now()) == ("GRANTED", "")
     assert device.decide("FX777777", timezone.now()) == ("DENIED", "UNKNOWN_BARCODE")
     result = access.upload_offline(venue.device, device.history)
     assert result["recorded"] == 2 and result["queued_for_postsync"] == 1 and result["conflicts"] == []
-    assert access.run_postsync(venue.actor.organisation.pk, "fake")["done"] == 1
+    assert access.run_postsync(partner.interface)["done"] == 1
 
 
 def test_luhn_and_rules():

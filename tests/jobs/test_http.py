@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from passgate.connectors.echo import EchoClient
-from passgate.connectors.http import PartnerError, RetryPolicy, parse_retry_after
+from passgate.connectors.echo.connector import EchoClient
+from passgate.jobs.partner_http import PartnerError, RetryPolicy, parse_retry_after
 
 KEY = "k3y-that-must-never-show"
 

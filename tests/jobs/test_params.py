@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from passgate.connectors.interface_types import OtipassParams
-from passgate.connectors.registry import NoParams
+from passgate.connectors.otipass.interface import OtipassParams
 from passgate.errors import InvalidInput
 from passgate.jobs.params import parse_document, parse_parameters
+from passgate.jobs.registry import NoParams
 
 SEED_EXAMPLE = """{
 
@@ -85,7 +85,7 @@ def test_wrong_types_missing_and_unknown_fields_are_all_reported_with_lines():
 
 
 def test_strict_types_refuse_numbers_in_strings():
-    from passgate.connectors.interface_types import TixngoParams
+    from passgate.connectors.tixngo.interface import TixngoParams
 
     with pytest.raises(InvalidInput) as exc:
         parse_parameters('{"ticketIterationSize": "500"}', TixngoParams)

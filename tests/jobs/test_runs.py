@@ -252,7 +252,7 @@ def test_demo_data_is_idempotent_and_points_at_the_demo_sandbox(org, admin_actor
 @pytest.fixture
 def test_function():
     """Register a throw-away ECHO function for one test."""
-    from passgate.connectors import registry
+    from passgate.jobs import registry
 
     names = []
 

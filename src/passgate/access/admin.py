@@ -36,9 +36,9 @@ class AccessAdmin(OrgScopedAdmin):
 
 @admin.register(Sector)
 class SectorAdmin(AccessAdmin):
-    list_display = ["code", "name", "organisation", "reentry_allowed", "connector", "admit_when_partner_unreachable"]
+    list_display = ["code", "name", "organisation", "reentry_allowed", "interface", "admit_when_partner_unreachable"]
     search_fields = ["code", "name"]
-    list_filter = ["reentry_allowed", "connector"]
+    list_filter = ["reentry_allowed", "interface"]
 
     def save_model(self, request, obj, form, change):
         actor = actor_for(request, obj.organisation)
@@ -47,7 +47,7 @@ class SectorAdmin(AccessAdmin):
             services.update_sector(actor, Sector.objects.get(pk=obj.pk), **fields)
         else:
             created = services.create_sector(
-                actor, obj.code, obj.name, reentry_allowed=obj.reentry_allowed, connector=obj.connector,
+                actor, obj.code, obj.name, reentry_allowed=obj.reentry_allowed, interface=obj.interface,
                 connector_options=obj.connector_options,
                 admit_when_partner_unreachable=obj.admit_when_partner_unreachable)
             obj.pk = created.pk

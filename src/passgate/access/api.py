@@ -15,10 +15,11 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Schema
 from ninja.security import HttpBearer
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from passgate.catalog.models import Category, Performance, Product, Tariff
 from passgate.errors import InvalidInput, NotFound
+from passgate.jobs.models import Interface
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
 
@@ -139,7 +140,9 @@ def enrol(request: HttpRequest, payload: EnrolIn):
 
 def _sector_out(s: Sector) -> dict[str, Any]:
     return {"id": s.pk, "code": s.code, "name": s.name, "reentry_allowed": s.reentry_allowed,
-            "connector": s.connector or None, "connector_options": s.connector_options,
+            "interface": ({"id": s.interface.pk, "name": s.interface.name, "type": s.interface.type}
+                          if s.interface_id else None),
+            "connector_options": s.connector_options,
             "admit_when_partner_unreachable": s.admit_when_partner_unreachable}
 
 
@@ -147,7 +150,8 @@ class SectorIn(In):
     code: str
     name: str
     reentry_allowed: bool = False
-    connector: str = ""
+    interface: int | None = Field(None, description="id of the partner interface whose cards this sector "
+                                                    "checks (e.g. an Otipass interface)")
     connector_options: dict[str, Any] | None = None
     admit_when_partner_unreachable: bool = True
 
@@ -155,7 +159,7 @@ class SectorIn(In):
 class SectorPatch(In):
     name: str | None = None
     reentry_allowed: bool | None = None
-    connector: str | None = None
+    interface: int | None = Field(None, description="id of the partner interface; null unlinks it")
     connector_options: dict[str, Any] | None = None
     admit_when_partner_unreachable: bool | None = None
 
@@ -163,13 +167,16 @@ class SectorPatch(In):
 @router.get("/sectors")
 def list_sectors(request: HttpRequest):
     actor = _actor(request, Permission.VIEW)
-    return _json({"items": [_sector_out(s) for s in Sector.objects.filter(organisation=actor.organisation)]})
+    sectors = Sector.objects.filter(organisation=actor.organisation).select_related("interface")
+    return _json({"items": [_sector_out(s) for s in sectors]})
 
 
 @router.post("/sectors")
 def create_sector(request: HttpRequest, payload: SectorIn):
     actor = _actor(request, Permission.MANAGE_ACCESS)
-    return _json(_sector_out(services.create_sector(actor, **payload.dict())), 201)
+    fields = payload.dict()
+    fields["interface"] = _interface(actor, fields["interface"])
+    return _json(_sector_out(services.create_sector(actor, **fields)), 201)
 
 
 @router.patch("/sectors/{code}")
@@ -177,7 +184,13 @@ def patch_sector(request: HttpRequest, code: str, payload: SectorPatch):
     actor = _actor(request, Permission.MANAGE_ACCESS)
     sector = scoped_get(actor, Sector, "sector", code=code)
     fields = {k: v for k, v in payload.dict().items() if v is not None}
+    if "interface" in payload.model_fields_set:
+        fields["interface"] = _interface(actor, payload.interface)
     return _json(_sector_out(services.update_sector(actor, sector, **fields)))
+
+
+def _interface(actor, interface_id: int | None):
+    return None if interface_id is None else scoped_get(actor, Interface, "interface", pk=interface_id)
 
 
 class DoorIn(In):

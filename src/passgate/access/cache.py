@@ -118,7 +118,7 @@ def _invalidate(sender, instance, **kwargs) -> None:
 
 
 CACHED_MODELS = ("orgs.Organisation", "access.Door", "access.Sector", "access.AccessRule", "catalog.Product",
-                 "catalog.Performance", "catalog.Tariff", "catalog.Category")
+                 "catalog.Performance", "catalog.Tariff", "catalog.Category", "jobs.Interface")
 
 
 def connect() -> None:

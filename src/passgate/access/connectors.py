@@ -1,19 +1,15 @@
-"""The connector hook: how a partner (Otipass…) plugs into the doors.
+"""The doors' hook: how a partner (Otipass…) plugs into access control.
 
-A sector may be mapped to a connector (`Sector.connector` = its registered
-name). When a barcode is not one passgate issued, the core asks the sector's
-connector whether it *recognises* it (a format check, also shipped to offline
+A sector may be linked to a partner interface (`Sector.interface`). When a
+barcode is not one passgate issued, the core asks the hook of that interface's
+type whether it *recognises* it (a format check, also shipped to offline
 devices as `format_rules`) and, online, to *validate* it with the partner. Cards
 admitted offline (or while the partner was unreachable) are queued and handed
 to `post_sync` later.
 
-The core knows connectors only through this registry; connectors depend on the
-core, never the reverse. A connector module registers itself, e.g. in its
-AppConfig.ready():
-
-    from passgate.access.connectors import register
-    register(OtipassAccessConnector())
-"""
+There is one registry, `passgate.jobs.registry`: a connector app puts an
+AccessConnector on its interface type (`InterfaceTypeSpec.access`) in its
+AppConfig.ready(). Connectors depend on the core, never the reverse."""
 
 from __future__ import annotations
 
@@ -33,6 +29,7 @@ class PartnerCheck:
 
     organisation_id: int
     sector: Any  # access.models.Sector (code, connector_options…)
+    interface: Any  # jobs.models.Interface serving the sector (url, username, parameters; secret via jobs)
     door_code: str
     device_id: int | None
     barcode: str
@@ -53,46 +50,40 @@ class PartnerDecision:
 
 
 class AccessConnector:
-    """Base class. Subclasses set `name` and override what they support."""
+    """Base class. `name` is recorded on the scans it handled (the interface type code)."""
 
     name: str = ""
 
-    def format_rules(self, sector: Any) -> list[dict[str, Any]]:
+    def format_rules(self, sector: Any, interface: Any) -> list[dict[str, Any]]:
         """Rules an offline device evaluates to recognise a card (see `matches_rules`)."""
         return []
 
-    def recognises(self, barcode: str, sector: Any) -> bool:
-        rules = self.format_rules(sector)
+    def recognises(self, barcode: str, sector: Any, interface: Any) -> bool:
+        rules = self.format_rules(sector, interface)
         return bool(rules) and matches_rules(barcode, rules)
 
     def validate(self, check: PartnerCheck) -> PartnerDecision:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def post_sync(self, scan: Any) -> PartnerDecision:
+    def post_sync(self, scan: Any, interface: Any) -> PartnerDecision:
         """Tell the partner about a card admitted offline. Raise PartnerUnavailable to retry later."""
         raise NotImplementedError
 
 
-_REGISTRY: dict[str, AccessConnector] = {}
+def for_sector(sector: Any) -> tuple[AccessConnector, Any] | None:
+    """(hook, interface) serving a sector, or None. The interface row comes from the
+    per-process access cache (dropped when the interface is saved), not from a query per scan."""
+    if not sector.interface_id:
+        return None
+    from passgate.jobs import registry
+    from passgate.jobs.models import Interface
 
+    from . import cache
 
-def register(connector: AccessConnector) -> AccessConnector:
-    if not connector.name:
-        raise ValueError("a connector needs a name")
-    _REGISTRY[connector.name] = connector
-    return connector
-
-
-def unregister(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def get(name: str) -> AccessConnector | None:
-    return _REGISTRY.get(name) if name else None
-
-
-def names() -> list[str]:
-    return sorted(_REGISTRY)
+    interface = cache.row(Interface, sector.interface_id)
+    spec = registry.types().get(interface.type)
+    hook = spec.access if spec is not None else None
+    return (hook, interface) if hook is not None and interface.enabled else None
 
 
 # ---------------------------------------------------------------- format rules

@@ -120,9 +120,10 @@ class Sector(OrgScoped):
     name = models.CharField(max_length=200)
     reentry_allowed = models.BooleanField(
         default=False, help_text="A single-entry ticket that exited may enter again.")
-    connector = models.CharField(
-        max_length=40, blank=True,
-        help_text="Connector that recognises partner barcodes in this sector (e.g. otipass); empty = none.")
+    interface = models.ForeignKey(
+        "jobs.Interface", null=True, blank=True, on_delete=models.PROTECT, related_name="sectors",
+        help_text="The partner interface whose cards this sector recognises and validates (e.g. an "
+                  "Otipass interface); empty = passgate's own tickets only.")
     connector_options = models.JSONField(default=dict, blank=True)
     admit_when_partner_unreachable = models.BooleanField(
         default=True,

@@ -109,14 +109,14 @@ def _header(sector: Sector, rules: list[tuple]) -> dict[str, Any]:
         for p in Performance.objects.filter(product_id__in=product_ids)
     }
     connector_rules = []
-    connector = connector_registry.get(sector.connector)
-    if connector is not None:
-        connector_rules.append({"connector": connector.name, "rules": connector.format_rules(sector)})
+    served = connector_registry.for_sector(sector)
+    if served is not None:
+        connector_rules.append({"connector": served[0].name, "rules": served[0].format_rules(sector, served[1])})
     return {
         "format": 1,
         "generated_at": timezone.now().isoformat(),
         "sector": {"code": sector.code, "name": sector.name, "reentry_allowed": sector.reentry_allowed,
-                   "connector": sector.connector or None},
+                   "connector": served[0].name if served else None},
         "products": products,
         "performances": performances,
         "rules": [list(r) for r in rules],
@@ -151,8 +151,9 @@ def _external_q(sector: Sector, rules: list[tuple]) -> Q | None:
     product_ids = [r[0] for r in rules if not r[1] and not r[3]]
     if product_ids:
         q = Q(product_id__in=product_ids)
-    if sector.connector:
-        by_source = Q(source=sector.connector)
+    served = connector_registry.for_sector(sector)
+    if served is not None:
+        by_source = Q(source=served[0].name)
         q = by_source if q is None else (q | by_source)
     return q
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from passgate.connectors import registry
 from passgate.errors import PassgateError
+from passgate.jobs import registry
 from passgate.orgs.admin_base import OrgScopedAdmin, ReadOnlyAdmin, actor_for
 from passgate.orgs.permissions import Permission
 

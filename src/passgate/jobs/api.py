@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from passgate.apikit import DateTimeIn, Id, Limit, Text, aware, local, not_null, paginate, responses
-from passgate.connectors import registry
+from passgate.jobs import registry
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
 

@@ -26,9 +26,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from passgate.connectors import registry
-from passgate.connectors.http import PartnerClient
 from passgate.errors import Conflict, NotFound, PassgateError
+from passgate.jobs import registry
+from passgate.jobs.partner_http import PartnerClient
 from passgate.orgs.services import Actor
 
 from . import secrets as secret_store

@@ -11,9 +11,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from passgate.connectors import registry
-from passgate.connectors.http import PartnerError
 from passgate.errors import Conflict, InvalidInput, NotFound, PassgateError
+from passgate.jobs import registry
+from passgate.jobs.partner_http import PartnerError
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, delete_scoped, record_audit, snapshot
 
@@ -185,7 +185,7 @@ def test_connection(actor: Actor, interface: Interface) -> registry.ConnectionRe
 
 def reachability(interface: Interface, label: str) -> registry.ConnectionReport:
     """For a type whose connector has no test of its own: is the URL reachable at all?"""
-    from passgate.connectors.http import PartnerClient, RetryPolicy
+    from passgate.jobs.partner_http import PartnerClient, RetryPolicy
 
     client = PartnerClient(interface.url, connect_timeout=5, read_timeout=10, retry=RetryPolicy(max_attempts=1))
     client.partner = label

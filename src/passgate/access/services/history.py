@@ -104,10 +104,10 @@ def _record_history(organisation_id: int, device: Device | None, door: Door | No
                 ext = (ExternalBarcode.objects.select_for_update(of=("self",)).select_related("product")
                        .filter(organisation_id=organisation_id, barcode=item.barcode).first())
         connector_name = ""
-        if ticket is None and sector is not None and sector.connector and (ext is None or ext.source == sector.connector):
-            connector = connector_registry.get(sector.connector)
-            if connector is not None and connector.recognises(item.barcode, sector):
-                connector_name = connector.name
+        served = connector_registry.for_sector(sector) if ticket is None and sector is not None else None
+        if served is not None and (ext is None or ext.source == served[0].name):
+            if served[0].recognises(item.barcode, sector, served[1]):
+                connector_name = served[0].name
         granted = item.decision == Decision.GRANTED
         operation = operation_for(item.decision, item.reason, offline)
         scan_row = Scan(

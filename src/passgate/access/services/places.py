@@ -12,6 +12,7 @@ from passgate.errors import InvalidInput
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import (
     Actor,
+    check_same_organisation,
     create_scoped,
     delete_scoped,
     record_audit,
@@ -19,7 +20,6 @@ from passgate.orgs.services import (
     update_scoped,
 )
 
-from .. import connectors as connector_registry
 from ..changes import log_changes
 from ..models import (
     AccessRule,
@@ -68,13 +68,21 @@ def rotate_signing_key(actor: Actor):
     return key
 
 
-def _check_connector(name: str) -> str:
-    name = (name or "").strip()
-    if name and connector_registry.get(name) is None:
-        raise InvalidInput("no connector of this name is installed", field="connector",
-                           expected=", ".join(connector_registry.names()) or "an installed connector",
-                           found=name)
-    return name
+def _check_interface(actor: Actor, interface: Any) -> Any:
+    """The partner interface a sector is linked to: one of the organisation's, of a type whose
+    connector recognises cards at the doors."""
+    if interface is None:
+        return None
+    from passgate.jobs import registry
+
+    check_same_organisation(actor, {"interface": interface})
+    spec = registry.types().get(interface.type)
+    if spec is None or spec.access is None:
+        door_types = sorted(code for code, s in registry.types().items() if s.access is not None)
+        raise InvalidInput("this interface's connector does not check cards at doors", field="interface",
+                           expected="an interface of type " + (", ".join(door_types) or "(none installed)"),
+                           found=f"{interface.name} ({interface.type})")
+    return interface
 
 
 def _options(value: Any) -> dict:
@@ -86,20 +94,20 @@ def _options(value: Any) -> dict:
     return value
 
 
-def create_sector(actor: Actor, code: str, name: str, *, reentry_allowed: bool = False, connector: str = "",
+def create_sector(actor: Actor, code: str, name: str, *, reentry_allowed: bool = False, interface: Any = None,
                   connector_options: dict | None = None, admit_when_partner_unreachable: bool = True) -> Sector:
     if Sector.objects.filter(organisation=actor.organisation, code=code).exists():
         raise InvalidInput("a sector with this code exists already (a sector code appears once)", field="code",
                            code="duplicate", expected="a new sector code", found=code)
     return create_scoped(actor, Sector, Permission.MANAGE_ACCESS, code=code, name=name,
-                         reentry_allowed=reentry_allowed, connector=_check_connector(connector),
+                         reentry_allowed=reentry_allowed, interface=_check_interface(actor, interface),
                          connector_options=_options(connector_options),
                          admit_when_partner_unreachable=admit_when_partner_unreachable)
 
 
 def update_sector(actor: Actor, sector: Sector, **fields: Any) -> Sector:
-    if "connector" in fields:
-        fields["connector"] = _check_connector(fields["connector"])
+    if "interface" in fields:
+        fields["interface"] = _check_interface(actor, fields["interface"])
     if "connector_options" in fields:
         fields["connector_options"] = _options(fields["connector_options"])
     with transaction.atomic():

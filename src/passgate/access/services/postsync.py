@@ -13,22 +13,27 @@ from ..models import (
 )
 
 
-def pending_postsync(organisation_id: int, connector: str, limit: int = 100) -> list[Scan]:
-    return list(Scan.objects.filter(organisation_id=organisation_id, connector=connector,
+def pending_postsync(interface, limit: int = 100) -> list[Scan]:
+    """Partner cards queued for the interface's partner (in the sectors it serves)."""
+    return list(Scan.objects.filter(organisation_id=interface.organisation_id, sector__interface=interface,
                                     postsync_status=PostSync.PENDING)
                 .select_related("sector", "door", "device").order_by("scanned_at", "id")[:limit])
 
 
-def run_postsync(organisation_id: int, connector_name: str, limit: int = 100) -> dict[str, int]:
-    """Hand queued partner cards to their connector. At-least-once: the connector is
+def run_postsync(interface, limit: int = 100) -> dict[str, int]:
+    """Hand queued partner cards to the interface's connector. At-least-once: the connector is
     idempotent by the scan's reference; a partner outage leaves the scan pending."""
-    connector = connector_registry.get(connector_name)
+    from passgate.jobs import registry
+
+    spec = registry.types().get(interface.type)
+    connector = spec.access if spec is not None else None
     if connector is None:
-        raise NotFound("no connector of this name is installed", field="connector", found=connector_name)
+        raise NotFound("this interface's connector does not check cards at doors", field="interface",
+                       found=f"{interface.name} ({interface.type})")
     done = failed = pending = 0
-    for row in pending_postsync(organisation_id, connector_name, limit):
+    for row in pending_postsync(interface, limit):
         try:
-            result = connector.post_sync(row)
+            result = connector.post_sync(row, interface)
         except connector_registry.PartnerUnavailable as exc:
             Scan.objects.filter(pk=row.pk).update(postsync_attempts=F("postsync_attempts") + 1,
                                                   postsync_detail=str(exc)[:300])

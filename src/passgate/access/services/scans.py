@@ -51,25 +51,26 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
             ext = ExternalBarcode.objects.select_related("product").filter(
                 organisation_id=org_id, barcode=barcode).first()
-            if ext is not None and not (sector.connector and ext.source == sector.connector):
+            served = connector_registry.for_sector(sector)
+            if ext is not None and not (served is not None and ext.source == served[0].name):
                 outcome = _decide_external(ext, sector, direction, now)
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
-            connector = connector_registry.get(sector.connector)
-            if connector is None or not connector.recognises(barcode, sector):
+            if served is None or not served[0].recognises(barcode, sector, served[1]):
                 outcome = Outcome(Decision.DENIED, Reason.UNKNOWN_BARCODE)
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
     except IntegrityError as exc:
         return _replay_after_race(device, nonce, exc)
-    return _scan_with_connector(device, connector, sector, barcode, nonce, scanned_at, direction, now, ext)
+    return _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, direction, now, ext)
 
 
-def _scan_with_connector(device, connector, sector, barcode, nonce, scanned_at, direction, now, ext) -> dict:
+def _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, direction, now, ext) -> dict:
     """Partner cards: the partner call happens outside any database transaction."""
     previous = replay(device, nonce)
     if previous is not None:
         return previous
+    connector, interface = served
     check = connector_registry.PartnerCheck(
-        organisation_id=device.organisation_id, sector=sector, door_code=device.door.code, device_id=device.pk,
+        organisation_id=device.organisation_id, sector=sector, interface=interface, door_code=device.door.code, device_id=device.pk,
         barcode=barcode, scanned_at=scanned_at, direction=direction, offline=False,
         reference=f"{device.pk}:{nonce}")
     try:

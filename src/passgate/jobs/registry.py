@@ -1,36 +1,24 @@
 """The registry: how the core (the `jobs` room) knows connectors.
 
-A connector registers an *interface type* (its URL rule, its parameter schema,
-its "test connection") and the *functions* that run on it (each with its own
-parameter schema, default and maximum batch size, and whether it works "since
-the last execution ending OK or WARNING"). The core never imports a connector
-by name: it asks this registry, which imports the modules listed in
-CONNECTOR_MODULES on first use.
+A connector is an installed Django app (`passgate.connectors.<name>`) that, in
+its AppConfig.ready(), registers an *interface type* (its URL rule, its
+parameter schema, its "test connection", and optionally the hook the doors use
+to recognise and validate its cards) and the *functions* that run on it (each
+with its own parameter schema, default and maximum batch size, and whether it
+selects "since the last run"). The core never imports a connector: it asks
+this registry, the only one.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from passgate.errors import InvalidInput
-
-if TYPE_CHECKING:  # pragma: no cover
-    from passgate.jobs.runner import RunContext
-
-# Modules that register types and functions when imported. A module that does
-# not exist yet (a connector of a later issue) is skipped.
-CONNECTOR_MODULES = [
-    "passgate.connectors.interface_types",
-    "passgate.connectors.echo",
-    "passgate.connectors.otipass",
-    "passgate.connectors.tixngo",
-]
 
 
 class NoParams(BaseModel):
@@ -56,13 +44,16 @@ class ConnectionReport:
 class FunctionSpec:
     name: str
     label: str
-    run: Callable[[RunContext], None]
+    run: Callable[[Any], None]  # called with a jobs.runner.RunContext
     params_schema: type[BaseModel] = NoParams
     default_batch_size: int | None = 1000
     max_batch_size: int | None = 10000
     uses_watermark: bool = False
     supports_simulation: bool = True
     description: str = ""
+    # Built-in functions (maintenance) get a schedule in every organisation, created by jobs.
+    builtin: bool = False
+    default_frequency_minutes: int = 5
 
 
 @dataclass(frozen=True)
@@ -84,10 +75,12 @@ class InterfaceTypeSpec:
     # Which credential the secret is (shown as the label of the write-only field).
     secret_label: str = "password / API key"
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    # The doors' hook (an access.connectors.AccessConnector) when the partner's cards are
+    # scanned at passgate doors: a sector linked to an interface of this type uses it.
+    access: Any = None
 
 
 _types: dict[str, InterfaceTypeSpec] = {}
-_loaded = False
 _lock = threading.RLock()
 
 
@@ -110,24 +103,13 @@ def register_function(type_code: str, spec: FunctionSpec) -> FunctionSpec:
     return spec
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
+def unregister_type(code: str) -> None:
+    """Tests register throw-away types; they remove them with this."""
     with _lock:
-        if _loaded:
-            return
-        for module in CONNECTOR_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
-        _loaded = True
+        _types.pop(code, None)
 
 
 def types() -> dict[str, InterfaceTypeSpec]:
-    _load()
     return dict(_types)
 
 

@@ -25,10 +25,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from passgate.errors import PassgateError
+from passgate.errors import InvalidInput, PassgateError
 
 logger = logging.getLogger("passgate.partner")
 
@@ -251,3 +252,27 @@ class PartnerClient:
 
     def delete(self, path: str, **kw: Any) -> httpx.Response:
         return self.request("DELETE", path, **kw)
+
+
+# ---------------------------------------------------------------- interface URLs
+
+def check_http_url(url: str, field: str = "url") -> tuple[str, Any]:
+    """A stripped absolute http(s) URL without query or fragment, or InvalidInput."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", a port out of range…
+        raise InvalidInput(f"this URL cannot be read ({exc})", field=field, expected="https://host/path",
+                           found=url) from None
+    if parts.scheme not in {"http", "https"} or not host or any(c.isspace() for c in url):
+        raise InvalidInput("the URL must be absolute, starting with https:// (or http://)", field=field,
+                           expected="https://host/path", found=url or "(empty)")
+    if parts.query or parts.fragment:
+        raise InvalidInput("the URL must not carry a query string or a fragment", field=field,
+                           expected="https://host/path", found=url)
+    if parts.username or parts.password:
+        raise InvalidInput("put the user name and the password in their own fields, not in the URL",
+                           field=field, expected="https://host/path", found=urlunsplit(
+                               (parts.scheme, parts.hostname, parts.path, "", "")))
+    return url.rstrip("/"), parts

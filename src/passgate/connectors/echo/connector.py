@@ -18,12 +18,8 @@ from typing import Literal
 from django.db.models import Q
 from pydantic import BaseModel, ConfigDict, Field
 
-from passgate.jobs.runner import ItemRecord, RunContext
-from passgate.jobs.secrets import decrypt
-
-from .http import PartnerClient, PartnerError
-from .interface_types import check_http_url
-from .registry import (
+from passgate.jobs.partner_http import PartnerClient, PartnerError, check_http_url
+from passgate.jobs.registry import (
     ConnectionReport,
     FunctionSpec,
     InterfaceTypeSpec,
@@ -31,6 +27,8 @@ from .registry import (
     register_function,
     register_type,
 )
+from passgate.jobs.runner import ItemRecord, RunContext
+from passgate.jobs.secrets import decrypt
 
 
 class EchoClient(PartnerClient):
@@ -118,9 +116,10 @@ def echo_tickets(ctx: RunContext) -> None:
                    + (f" (since {ctx.since:%Y-%m-%d %H:%M:%S})" if ctx.since else ""))
 
 
-register_type(InterfaceTypeSpec(code="ECHO", label="Echo (sandbox test partner)", params_schema=EchoInterfaceParams,
-                                normalise=normalise, test_connection=test_connection, secret_label="API key"))
-register_function("ECHO", FunctionSpec(
-    name="ECHO_TICKETS", label="Echo tickets", run=echo_tickets, params_schema=EchoTicketsParams,
-    default_batch_size=1000, max_batch_size=10000, uses_watermark=True,
-    description="Sends the tickets changed since the last run ending OK or WARNING to the echo partner."))
+def register() -> None:
+    register_type(InterfaceTypeSpec(code="ECHO", label="Echo (sandbox test partner)", params_schema=EchoInterfaceParams,
+                                    normalise=normalise, test_connection=test_connection, secret_label="API key"))
+    register_function("ECHO", FunctionSpec(
+        name="ECHO_TICKETS", label="Echo tickets", run=echo_tickets, params_schema=EchoTicketsParams,
+        default_batch_size=1000, max_batch_size=10000, uses_watermark=True,
+        description="Sends the tickets changed since the last run ending OK or WARNING to the echo partner."))

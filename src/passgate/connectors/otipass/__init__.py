@@ -1,0 +1,1 @@
+"""The Otipass connector: an installed app that registers its interface type and functions."""

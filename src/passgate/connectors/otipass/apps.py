@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class OtipassConfig(AppConfig):
+    name = "passgate.connectors.otipass"
+    label = "connector_otipass"
+    verbose_name = "Otipass"
+
+    def ready(self) -> None:
+        from .interface import register
+
+        register()

@@ -1,0 +1,1 @@
+"""The TIXnGO connector: an installed app that registers its interface type and functions."""

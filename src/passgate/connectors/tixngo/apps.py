@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class TixngoConfig(AppConfig):
+    name = "passgate.connectors.tixngo"
+    label = "connector_tixngo"
+    verbose_name = "TIXnGO"
+
+    def ready(self) -> None:
+        from .interface import register
+
+        register()
