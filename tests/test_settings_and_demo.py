@@ -93,6 +93,22 @@ def test_development_starts_without_fernet_keys():
     assert result.returncode == 0, result.stderr
 
 
+def test_a_bad_partner_allowed_network_is_named():
+    result = start_django(PASSGATE_PARTNER_ALLOWED_NETWORKS="10.0.0.0/8, 10.0.0/33")
+    assert result.returncode != 0
+    assert ("PASSGATE_PARTNER_ALLOWED_NETWORKS: entry 2 is not a network: expected a CIDR such as 10.20.0.0/16 "
+            "or fd00::/8, found '10.0.0/33'") in result.stderr
+
+
+def test_partner_allowed_networks_reach_the_settings():
+    code = "import django; django.setup(); from django.conf import settings; print(settings.PARTNER_ALLOWED_NETWORKS)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "passgate.settings",
+                                 "PASSGATE_PARTNER_ALLOWED_NETWORKS": " 10.20.0.0/16 , fd00::/8 "})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['10.20.0.0/16', 'fd00::/8']"
+
+
 def test_bad_database_url_is_named():
     result = start_django(DATABASE_URL="mysql://root@localhost/x")
     assert result.returncode != 0

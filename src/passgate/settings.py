@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -236,6 +237,19 @@ if PRODUCTION:
 JOBS_LEASE_SECONDS = float(env("PASSGATE_JOBS_LEASE_SECONDS", "120"))
 # A run found busy (its schedule running elsewhere) is queued again this much later.
 JOBS_BUSY_RETRY_SECONDS = float(env("PASSGATE_JOBS_BUSY_RETRY_SECONDS", "5"))
+
+# Partner calls never go to internal addresses (loopback, private, link-local,
+# cloud metadata…) unless the network is listed here, as CIDRs; outside
+# production loopback is allowed too (the sandboxes listen there).
+PARTNER_ALLOWED_NETWORKS = env_list("PASSGATE_PARTNER_ALLOWED_NETWORKS", "")
+for _position, _network in enumerate(PARTNER_ALLOWED_NETWORKS, start=1):
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"PASSGATE_PARTNER_ALLOWED_NETWORKS: entry {_position} is not a network: expected a CIDR such as "
+            f"10.20.0.0/16 or fd00::/8, found {_network!r}"
+        ) from None
 
 EMAIL_BACKEND = env("PASSGATE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
                     else "django.core.mail.backends.console.EmailBackend")
