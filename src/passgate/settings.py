@@ -4,10 +4,15 @@ with a default secret or with debug on."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import os
+import re
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -110,28 +115,33 @@ TEMPLATES = [
 ]
 
 
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
+
+
 def database_from_url(url: str) -> dict:
-    """postgres://user:password@host:port/name?option=value → Django DATABASES entry."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
+    """postgres://user:password@host:port/name?option=value → Django DATABASES entry.
+
+    dj-database-url does the parsing (quoting, IPv6 hosts, typed options); we
+    only accept PostgreSQL, the one server database passgate is tested on."""
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL: this URL cannot be read ({exc})") from None
+    if scheme not in POSTGRES_SCHEMES:
         raise ImproperlyConfigured(
-            f"DATABASE_URL: expected a postgres://user@host:port/name URL, found scheme {parts.scheme!r}"
+            f"DATABASE_URL: expected a postgres://user@host:port/name URL, found scheme {scheme!r}"
         )
-    name = unquote(parts.path.lstrip("/"))
-    if not name:
+    try:
+        database = dj_database_url.parse(
+            url, conn_max_age=int(env("PASSGATE_DB_CONN_MAX_AGE", "60")), conn_health_checks=True
+        )
+    except ValueError as exc:  # a port that is not a number, a broken IPv6 host…
+        raise ImproperlyConfigured(f"DATABASE_URL: this URL cannot be read ({exc or 'bad host or port'})") from None
+    if not database["NAME"]:
         raise ImproperlyConfigured("DATABASE_URL: the database name (the path after the host) is missing")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": name,
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
-        "CONN_MAX_AGE": int(env("PASSGATE_DB_CONN_MAX_AGE", "60")),
-        "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": dict(parse_qsl(parts.query)),
-        "TEST": {"NAME": f"test_{name}"},
-    }
+    database.setdefault("OPTIONS", {})
+    database["TEST"] = {"NAME": f"test_{database['NAME']}"}
+    return database
 
 
 DATABASE_URL = env("DATABASE_URL")
@@ -192,14 +202,58 @@ TASKS = {
 # Secrets at rest (interface passwords, API keys): Fernet keys, newest first.
 # Rotating = prepend a new key; old ones still decrypt until re-encrypted.
 FERNET_KEYS = env_list("PASSGATE_FERNET_KEYS", "")
-if PRODUCTION and not FERNET_KEYS:
-    raise ImproperlyConfigured("PASSGATE_FERNET_KEYS: production mode needs at least one Fernet key")
+FERNET_KEY_EXPECTED = "a Fernet key: 32 bytes in url-safe base64 (44 characters, from Fernet.generate_key())"
+_URLSAFE_BASE64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
+def fernet_key_problem(key: str) -> str | None:
+    """What is wrong with one Fernet key, in words that never repeat the key; None if it is right."""
+    if not _URLSAFE_BASE64.fullmatch(key):
+        return f"{len(key)} characters that are not url-safe base64"
+    try:
+        raw = base64.urlsafe_b64decode(key)
+    except (binascii.Error, ValueError):
+        return f"{len(key)} characters that do not decode as base64 (bad length or padding)"
+    if len(raw) != 32:
+        return f"{len(raw)} bytes once decoded"
+    return None
+
+
+def check_fernet_keys(keys: list[str]) -> None:
+    """Production refuses to start with a key Fernet cannot use: secrets written
+    under it could never be read back (and a typo would only show at the first save)."""
+    if not keys:
+        raise ImproperlyConfigured("PASSGATE_FERNET_KEYS: production mode needs at least one Fernet key")
+    for position, key in enumerate(keys, start=1):
+        problem = fernet_key_problem(key)
+        if problem:
+            raise ImproperlyConfigured(
+                f"PASSGATE_FERNET_KEYS: key {position} of {len(keys)} is not usable: "
+                f"expected {FERNET_KEY_EXPECTED}, found {problem}"
+            )
+
+
+if PRODUCTION:
+    check_fernet_keys(FERNET_KEYS)
 
 # Jobs: a running schedule holds a lease this long, renewed while it runs; a run
 # whose worker died is closed as ERROR "worker lost" once its lease expired.
 JOBS_LEASE_SECONDS = float(env("PASSGATE_JOBS_LEASE_SECONDS", "120"))
 # A run found busy (its schedule running elsewhere) is queued again this much later.
 JOBS_BUSY_RETRY_SECONDS = float(env("PASSGATE_JOBS_BUSY_RETRY_SECONDS", "5"))
+
+# Partner calls never go to internal addresses (loopback, private, link-local,
+# cloud metadata…) unless the network is listed here, as CIDRs; outside
+# production loopback is allowed too (the sandboxes listen there).
+PARTNER_ALLOWED_NETWORKS = env_list("PASSGATE_PARTNER_ALLOWED_NETWORKS", "")
+for _position, _network in enumerate(PARTNER_ALLOWED_NETWORKS, start=1):
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"PASSGATE_PARTNER_ALLOWED_NETWORKS: entry {_position} is not a network: expected a CIDR such as "
+            f"10.20.0.0/16 or fd00::/8, found {_network!r}"
+        ) from None
 
 EMAIL_BACKEND = env("PASSGATE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
                     else "django.core.mail.backends.console.EmailBackend")
@@ -209,6 +263,8 @@ EMAIL_HOST_USER = env("PASSGATE_EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("PASSGATE_EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("PASSGATE_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("PASSGATE_DEFAULT_FROM_EMAIL", "passgate@localhost")
+# A hung SMTP server must not stall a worker or a request: give up after this many seconds.
+EMAIL_TIMEOUT = float(env("PASSGATE_EMAIL_TIMEOUT", "10"))
 
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION

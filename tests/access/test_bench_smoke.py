@@ -24,7 +24,7 @@ def test_bench_scan_smoke(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     scan = next(line for line in lines if line["bench"] == "scan")
-    assert scan["n"] == 300 and scan["scans"] > 0 and scan["errors"] == 0 and scan["granted"] == scan["scans"]
-    assert scan["server_p50_ms"] is not None and scan["client_p99_ms"] is not None
+    assert scan["n"] == 300 and 0 < scan["scans"] <= 100 and scan["errors"] == 0 and scan["granted"] == scan["scans"]
+    assert scan["server_p50_ms"] > 0 and scan["client_p99_ms"] >= scan["client_p50_ms"] > 0
     package = next(line for line in lines if line["bench"] == "offline_package")
     assert package["barcodes"] + package["removed"] >= 300 - 100 - 30

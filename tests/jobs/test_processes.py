@@ -146,4 +146,5 @@ def test_two_schedulers_and_two_workers_never_run_a_schedule_twice_at_once_nor_s
         for before, after in zip(runs, runs[1:], strict=False):
             assert after.started_at >= before.ended_at, "two runs of one schedule overlapped"
         assert {r.trigger for r in runs} == {"SCHEDULER", "MANUAL"}
-    assert len({r.worker for r in Execution.objects.all()}) >= 1
+    worker_pids = {str(proc.pid) for proc, log in processes.procs if log.name.startswith("worker-")}
+    assert {r.worker.rsplit(":", 1)[-1] for r in Execution.objects.all()} <= worker_pids

@@ -13,21 +13,29 @@
 - never logs a secret: headers are never logged, and secret values are
   redacted from every message and recorded path;
 - records each call's method, path, status and duration through `recorder`
-  (the run context writes them on the execution).
+  (the run context writes them on the execution);
+- never calls into the internal network (`check_destination`): every
+  connection it opens goes to an address checked just before, so a partner
+  host name re-pointed at 169.254.169.254 or 10.x (DNS rebinding) is refused.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import logging
 import random
+import socket
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpcore
 import httpx
+from django.conf import settings
 
 from passgate.errors import InvalidInput, PassgateError
 
@@ -66,6 +74,130 @@ class PartnerError(PassgateError):
         self.status = status
         self.partner_code = partner_code
         self.attempts = attempts
+
+
+# ---------------------------------------------------------------- where partner calls may go
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+DESTINATION_EXPECTED = "a public partner address (or one listed in PASSGATE_PARTNER_ALLOWED_NETWORKS)"
+METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+
+
+class DestinationRefused(PartnerError):
+    """The interface URL resolves to an internal address: calling it would let
+    whoever edits an interface probe the network passgate runs in."""
+
+    code = "destination_refused"
+    http_status = 400
+
+
+def internal_kind(address: IPAddress) -> str | None:
+    """Which kind of non-public address this is (None: a public one)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if address in METADATA_ADDRESSES:
+        return "cloud metadata"
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_private:
+        return "private"
+    if not address.is_global:
+        return "reserved"
+    return None
+
+
+def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(n, strict=False) for n in getattr(settings, "PARTNER_ALLOWED_NETWORKS", [])]
+
+
+def check_address(address: IPAddress, host: str, field: str = "url") -> None:
+    """Refuse an internal address unless listed; outside production loopback is
+    allowed too (the sandboxes listen there), never link-local nor metadata."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # judged (and allow-listed) as the IPv4 address it is
+    kind = internal_kind(address)
+    if kind is None or any(address in network for network in allowed_networks()):
+        return
+    if kind == "loopback" and not getattr(settings, "PRODUCTION", False):
+        return
+    shown = str(address) if str(address) == host else f"{host} → {address}"
+    raise DestinationRefused(
+        f"the interface URL points at a {kind} address ({shown}); passgate does not call internal addresses",
+        field=field, expected=DESTINATION_EXPECTED, found=f"{address} ({kind})")
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address the host name resolves to (an IP literal resolves to itself)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+
+
+def check_destination(url: str, field: str = "url") -> list[IPAddress]:
+    """Resolve the URL's host and refuse it if any address is internal; returns
+    the addresses (empty when the name does not resolve: the call then fails
+    as unreachable, which is the right message)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = resolve(host, port)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return []
+    for address in addresses:
+        check_address(address, host, field)
+    return addresses
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """Opens each connection to an address checked just before, never to a
+    name resolved again later (which a rebinding DNS server could re-point)."""
+
+    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
+        self.inner = inner or httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        try:
+            addresses = resolve(host, port)
+        except (socket.gaierror, UnicodeError, ValueError) as exc:
+            raise httpcore.ConnectError(f"{host} cannot be resolved ({exc})") from None
+        for address in addresses:
+            check_address(address, host)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return self.inner.connect_tcp(str(address), port, timeout=timeout, local_address=local_address,
+                                              socket_options=socket_options)
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"{host} has no address")
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("partner calls go over TCP only")
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+def guarded_transport() -> httpx.HTTPTransport | None:
+    """An httpx transport whose connections go through GuardedBackend; None when
+    an HTTP(S) proxy is configured (connections then go to the proxy, and the
+    partner's host is checked per request instead)."""
+    if {"http", "https", "all"} & set(urllib.request.getproxies()):
+        return None
+    transport = httpx.HTTPTransport()
+    pool = getattr(transport, "_pool", None)
+    if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
+        return None  # an httpx whose insides moved: fall back to the per-request check
+    pool._network_backend = GuardedBackend(pool._network_backend)
+    return transport
 
 
 @dataclass
@@ -124,6 +256,11 @@ class PartnerClient:
         self._secrets = [s for s in secrets if s and len(s) >= 3]
         if isinstance(auth, tuple):
             self._secrets += [s for s in auth[1:] if s and len(s) >= 3]
+        if transport is None:
+            transport = guarded_transport()
+        # Without the guarded transport (a proxy, a caller's own transport), check per request.
+        self._check_each_request = not isinstance(transport, httpx.HTTPTransport) or not isinstance(
+            getattr(getattr(transport, "_pool", None), "_network_backend", None), GuardedBackend)
         self.client = httpx.Client(
             base_url=self.base_url,
             headers=headers or {},
@@ -177,6 +314,8 @@ class PartnerClient:
         safe = (method in IDEMPOTENT_METHODS) if idempotent is None else idempotent
         accepted = set(accept)
         shown_path = self.redact(path)
+        if self._check_each_request:
+            check_destination(str(self.client.build_request(method, path).url))
         attempt = 0
         while True:
             attempt += 1

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from passgate.errors import Conflict, InvalidInput, NotFound, PassgateError
 from passgate.jobs import registry
-from passgate.jobs.partner_http import PartnerError
+from passgate.jobs.partner_http import PartnerError, check_destination
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, delete_scoped, record_audit, snapshot
 
@@ -173,6 +173,8 @@ def test_connection(actor: Actor, interface: Interface) -> registry.ConnectionRe
     if interface.organisation_id != actor.organisation.pk:
         raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
     spec = registry.get_type(interface.type)
+    # Before any connector code runs: "test connection" must not become a probe of the internal network.
+    check_destination(interface.url)
     if spec.test_connection is None:
         return reachability(interface, spec.label)
     try:
