@@ -36,6 +36,7 @@ from passgate.orgs.services import (
     snapshot,
     update_scoped,
 )
+from passgate.orgs.timezones import format_local
 from passgate.sales.models import RetiredBarcode, Ticket, TicketStatus
 
 from . import cache
@@ -811,7 +812,7 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
                 *("ticket__" + r for r in TICKET_RELATED)).first()
             if retired is not None:
                 outcome = Outcome(Decision.DENIED, Reason.INVALIDATED, ticket=retired.ticket,
-                                  message=f"Barcode replaced by a reprint on {retired.retired_at:%Y-%m-%d %H:%M}")
+                                  message=f"Barcode replaced by a reprint on {format_local(retired, retired.retired_at, '%Y-%m-%d %H:%M')}")
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
             ext = ExternalBarcode.objects.select_related("product").filter(
                 organisation_id=org_id, barcode=barcode).first()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from passgate.orgs.admin_base import OrgScopedAdmin
+from passgate.orgs.admin_base import OrgScopedAdmin, OrgScopedTabularInline
 
 from . import services
 from .models import Category, Contingent, Performance, PointOfSale, Product, SalesChannel, Season, Tariff
@@ -19,13 +19,13 @@ class CatalogAdmin(OrgScopedAdmin):
         services.delete(actor, obj)
 
 
-class TariffInline(admin.TabularInline):
+class TariffInline(OrgScopedTabularInline):
     model = Tariff
     extra = 0
     fields = ["organisation", "code", "name", "price"]
 
 
-class CategoryInline(admin.TabularInline):
+class CategoryInline(OrgScopedTabularInline):
     model = Category
     extra = 0
     fields = ["organisation", "code", "name"]

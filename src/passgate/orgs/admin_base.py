@@ -370,6 +370,38 @@ class OrgScopedAdmin(admin.ModelAdmin):
             self.message_user(request, f"{label} refused — {line}", messages.ERROR)
 
 
+class OrgScopedInline(admin.options.InlineModelAdmin):
+    """Inline rows are read and written with the parent's rights: the member's role in
+    the parent's organisation, against the parent admin's permission (not Django's
+    per-model permissions, which members do not have)."""
+
+    def _parent_permission(self) -> Permission:
+        parent_admin = self.admin_site._registry.get(self.parent_model)
+        return getattr(parent_admin, "write_permission", Permission.MANAGE_ORGANISATION)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return bool(member_roles(request))
+
+    def _may_write(self, request, obj=None) -> bool:
+        roles = member_roles(request)
+        if obj is not None:
+            return role_allows(roles.get(getattr(obj, "organisation_id", None), ""), self._parent_permission())
+        return any(role_allows(role, self._parent_permission()) for role in roles.values())
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._may_write(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._may_write(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._may_write(request, obj)
+
+
+class OrgScopedTabularInline(OrgScopedInline, admin.TabularInline):
+    pass
+
+
 class OrgInlineFormSetMixin:
     """New inline rows default to their parent's organisation."""
 

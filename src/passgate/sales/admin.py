@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from passgate.orgs.admin_base import OrgScopedAdmin, export_csv
+from passgate.orgs.admin_base import OrgScopedAdmin, OrgScopedTabularInline, export_csv
 from passgate.orgs.permissions import Permission
 
 from . import services
@@ -26,7 +26,7 @@ class ContactAdmin(OrgScopedAdmin):
             super().update_row(actor, obj, values)
 
 
-class TicketInline(admin.TabularInline):
+class TicketInline(OrgScopedTabularInline):
     model = Ticket
     extra = 0
     can_delete = False
