@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from access.conftest import Venue, do_scan  # the access tests' venue: sector, doors, devices, scans
+from access.conftest import Venue, do_scan, venue  # noqa: F401  (the access tests' venue: sector, doors, devices)
 from django.contrib.auth import get_user_model
 from django.forms import CheckboxInput, MultiWidget
 from django.test import Client
@@ -33,20 +33,20 @@ class Side:
 
 def build_side(catalogue, prefix: str) -> Side:
     actor = catalogue.actor
-    venue = Venue(catalogue, prefix=prefix)
+    place = Venue(catalogue, prefix=prefix)
     catalog.create(actor, Contingent, code=f"{prefix}WEB", name="Web quota", channel=catalogue.box_office,
                    product=catalogue.concert, performance=catalogue.performance, quota=10)
     buyer = sales.create_contact(actor, first_name="Ann", last_name=f"{prefix}Buyer", email="ann@example.org")
     catalogue.sell_concert(buyer=buyer)
     access.set_external_mapping(actor, "otipass", "S26", f"{prefix}CARD", catalogue.pass_tariff)
-    (ticket,) = venue.sell_tonight()
-    do_scan(venue.device, ticket.barcode)
-    access.upload_offline(venue.device2, [{"barcode": ticket.barcode, "nonce": f"{prefix}x1", "decision": "GRANTED",
+    (ticket,) = place.sell_tonight()
+    do_scan(place.device, ticket.barcode)
+    access.upload_offline(place.device2, [{"barcode": ticket.barcode, "nonce": f"{prefix}x1", "decision": "GRANTED",
                                            "scanned_at": timezone.now().isoformat()}])
     interface = jobs.create_interface(actor, type="ECHO", name=f"{prefix}Echo", url="http://127.0.0.1:9/",
                                       username="demo", secret="s3cret-key")
     jobs.create_schedule(actor, interface=interface, function="ECHO_TICKETS")
-    return Side(org=actor.organisation, catalogue=catalogue, venue=venue)
+    return Side(org=actor.organisation, catalogue=catalogue, venue=place)
 
 
 @pytest.fixture

@@ -169,7 +169,8 @@ def audit_history(obj: models.Model, limit: int = 30) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for entry in entries:
         before, after = entry.before or {}, entry.after or {}
-        changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+        changed = [k for k in dict.fromkeys([*before, *after]) if k not in ("id", "organisation_id")
+                   and _shown(obj, before.get(k)) != _shown(obj, after.get(k))]
         first = {"when": format_local(obj, entry.at, named=False), "who": entry.actor, "action": entry.action}
         for i, key in enumerate(changed or [None]):
             row = first if i == 0 else {"when": "", "who": "", "action": ""}
