@@ -8,7 +8,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.forms import ModelChoiceField
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from passgate.catalog.models import Category, Product, Tariff
@@ -197,3 +197,28 @@ def test_deleting_an_inline_row_is_audited(world, two_org_client, org):
 
 def test_products_inlines_are_the_tariff_and_category_rows():
     assert [i.model for i in admin.site._registry[Product].inlines] == [Tariff, Category]
+
+
+def test_a_row_stays_in_its_organisation(world, org, other_org):
+    from passgate.orgs.services import ensure_user
+
+    client = Client()
+    client.force_login(ensure_user("root", "pw-root-123", superuser=True))
+    season = world[0].catalogue.season
+    response = client.post(change_url(season), {"organisation": other_org.pk, "code": season.code,
+                                                "name": "Moved?", "starts_on": "", "ends_on": ""})
+    assert response.status_code == 302
+    season.refresh_from_db()
+    assert season.name == "Moved?" and season.organisation_id == org.pk
+
+
+def test_deleting_in_the_back_office_goes_through_the_service_and_is_audited(world, two_org_client, org):
+    from passgate.catalog import services as catalog
+    from passgate.catalog.models import Season
+
+    spare = catalog.create(world[0].catalogue.actor, Season, code="S99", name="Spare season")
+    url = reverse("admin:catalog_season_delete", args=[spare.pk])
+    assert two_org_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Season.objects.filter(pk=spare.pk).exists()
+    entry = AuditEntry.objects.get(object_type="catalog.season", object_id=str(spare.pk), action="delete")
+    assert entry.actor == "twofold" and entry.organisation_id == org.pk
