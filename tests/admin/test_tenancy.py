@@ -222,3 +222,13 @@ def test_deleting_in_the_back_office_goes_through_the_service_and_is_audited(wor
     assert not Season.objects.filter(pk=spare.pk).exists()
     entry = AuditEntry.objects.get(object_type="catalog.season", object_id=str(spare.pk), action="delete")
     assert entry.actor == "twofold" and entry.organisation_id == org.pk
+
+
+def test_a_service_refusal_on_save_is_shown_and_nothing_is_kept(two_org_client, org):
+    response = two_org_client.post(reverse("admin:sales_contact_add"), {
+        "organisation": org.pk, "number": "C-9", "first_name": "Max", "last_name": "Mode",
+        "payment_modes": '["BARTER"]', "gender": ""}, follow=True)
+    text = response.content.decode()
+    assert "Refused — payment_modes: unknown payment mode" in text
+    assert not Contact.objects.filter(number="C-9").exists()
+    assert not AuditEntry.objects.filter(object_type="sales.contact").exists()
