@@ -19,6 +19,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.forms.models import InlineForeignKeyField
 from django.http import HttpResponseRedirect
@@ -261,7 +262,7 @@ class OrgScopedAdmin(admin.ModelAdmin):
             return False
         try:
             return isinstance(self.model._meta.get_field(name), models.DateTimeField)
-        except Exception:  # noqa: BLE001 — a method or property, not a field
+        except FieldDoesNotExist:  # a method or property, shown as it is
             return False
 
     # -- change pages: the object's organisation's zone, service refusals as messages, history
