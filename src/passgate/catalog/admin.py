@@ -1,30 +1,44 @@
 from django.contrib import admin
 
-from passgate.orgs.admin_base import OrgScopedAdmin
+from passgate.orgs.admin_base import OrgScopedAdmin, OrgScopedTabularInline
 
+from . import services
 from .models import Category, Contingent, Performance, PointOfSale, Product, SalesChannel, Season, Tariff
 
 
-class TariffInline(admin.TabularInline):
+class CatalogAdmin(OrgScopedAdmin):
+    """Catalogue rows, their inline rows included, are written by catalog.services."""
+
+    def create_row(self, actor, model, values):
+        return services.create(actor, model, **values)
+
+    def update_row(self, actor, obj, values):
+        return services.update(actor, obj, **values)
+
+    def delete_row(self, actor, obj):
+        services.delete(actor, obj)
+
+
+class TariffInline(OrgScopedTabularInline):
     model = Tariff
     extra = 0
     fields = ["organisation", "code", "name", "price"]
 
 
-class CategoryInline(admin.TabularInline):
+class CategoryInline(OrgScopedTabularInline):
     model = Category
     extra = 0
     fields = ["organisation", "code", "name"]
 
 
 @admin.register(Season)
-class SeasonAdmin(OrgScopedAdmin):
+class SeasonAdmin(CatalogAdmin):
     list_display = ["code", "name", "organisation", "starts_on", "ends_on"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Product)
-class ProductAdmin(OrgScopedAdmin):
+class ProductAdmin(CatalogAdmin):
     list_display = ["code", "name", "family", "season", "validity", "max_controls", "capacity", "sold_count"]
     list_filter = ["family", "validity", "season"]
     search_fields = ["code", "name"]
@@ -39,7 +53,7 @@ class ProductAdmin(OrgScopedAdmin):
 
 
 @admin.register(Performance)
-class PerformanceAdmin(OrgScopedAdmin):
+class PerformanceAdmin(CatalogAdmin):
     list_display = ["code", "name", "product", "starts_at", "ends_at", "doors_open_at", "venue_site",
                     "capacity", "sold_count"]
     list_filter = ["product", "venue_city"]
@@ -49,35 +63,35 @@ class PerformanceAdmin(OrgScopedAdmin):
 
 
 @admin.register(Tariff)
-class TariffAdmin(OrgScopedAdmin):
+class TariffAdmin(CatalogAdmin):
     list_display = ["code", "name", "product", "price"]
     list_filter = ["product"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Category)
-class CategoryAdmin(OrgScopedAdmin):
+class CategoryAdmin(CatalogAdmin):
     list_display = ["code", "name", "product"]
     list_filter = ["product"]
     search_fields = ["code", "name"]
 
 
 @admin.register(SalesChannel)
-class SalesChannelAdmin(OrgScopedAdmin):
+class SalesChannelAdmin(CatalogAdmin):
     list_display = ["code", "name", "type"]
     list_filter = ["type"]
     search_fields = ["code", "name"]
 
 
 @admin.register(PointOfSale)
-class PointOfSaleAdmin(OrgScopedAdmin):
+class PointOfSaleAdmin(CatalogAdmin):
     list_display = ["code", "name", "channel"]
     list_filter = ["channel"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Contingent)
-class ContingentAdmin(OrgScopedAdmin):
+class ContingentAdmin(CatalogAdmin):
     list_display = ["code", "name", "channel", "product", "performance", "quota", "sold_count"]
     list_filter = ["channel", "product"]
     search_fields = ["code", "name"]

@@ -8,6 +8,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from passgate.orgs.models import OrgScoped, code_validator
+from passgate.orgs.timezones import format_local
 
 
 class Season(OrgScoped):
@@ -118,7 +119,8 @@ class Performance(OrgScoped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.starts_at:%Y-%m-%d %H:%M}"
+        # Shown to people: the organisation's wall-clock time, not UTC.
+        return f"{self.code} {format_local(self, self.starts_at, '%Y-%m-%d %H:%M', named=False)}".strip()
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -12,6 +12,8 @@ from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import timezone
 
+from passgate.orgs.timezones import format_local
+
 from .models import Execution, ExecutionStatus
 
 logger = logging.getLogger("passgate.jobs")
@@ -31,8 +33,8 @@ def message_for(execution: Execution) -> tuple[str, str]:
         f"Function:     {execution.function}",
         f"Schedule:     {execution.schedule or '(deleted)'}",
         f"Status:       {execution.status}",
-        f"Started:      {execution.started_at:%Y-%m-%d %H:%M:%S} UTC",
-        f"Ended:        {execution.ended_at:%Y-%m-%d %H:%M:%S} UTC" if execution.ended_at else "Ended:        -",
+        f"Started:      {format_local(execution.organisation, execution.started_at)}",
+        f"Ended:        {format_local(execution.organisation, execution.ended_at) or '-'}",
         f"Counts:       selected {execution.selected}, done {execution.done}, failed {execution.failed}, "
         f"skipped {execution.skipped}",
         "",

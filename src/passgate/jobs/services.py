@@ -16,6 +16,7 @@ from passgate.jobs import registry
 from passgate.jobs.partner_http import PartnerError, check_destination
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, delete_scoped, record_audit, snapshot
+from passgate.orgs.timezones import format_local
 
 from . import secrets as secret_store
 from .models import Execution, Interface, Schedule, Trigger
@@ -284,7 +285,7 @@ def schedule_warnings(schedule: Schedule) -> list[str]:
         return [str(exc)]
     if schedule.date_from is not None and schedule.enabled:
         warnings.append(
-            f"This recurring schedule keeps a date from ({schedule.date_from:%Y-%m-%d %H:%M} UTC): every run "
+            f"This recurring schedule keeps a date from ({format_local(schedule, schedule.date_from, '%Y-%m-%d %H:%M')}): every run "
             "handles the tickets changed since that date again"
             + (" instead of those changed since the last run ending OK or WARNING" if fn.uses_watermark else "")
             + ". Clear it, or use it in a separate schedule run once (or `passgate run-schedule ID --date-from`).")

@@ -5,3 +5,6 @@ class OrgsConfig(AppConfig):
     name = "passgate.orgs"
     label = "orgs"
     verbose_name = "Organisations and people"
+
+    def ready(self) -> None:
+        from . import timezones  # noqa: F401  (connects the zone-cache invalidation)

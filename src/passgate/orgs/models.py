@@ -102,4 +102,6 @@ class AuditEntry(OrgScoped):
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_repr}"
+        from .timezones import format_local  # the module imports these models
+
+        return f"{format_local(self, self.at, '%Y-%m-%d %H:%M', named=False)} {self.actor} {self.action} {self.object_repr}"

@@ -274,6 +274,32 @@ def check_same_organisation(actor: Actor, values: dict[str, Any]) -> None:
                            found=value.pk)
 
 
+def foreign_references(organisation: Organisation, values: dict[str, Any]) -> list[InvalidInput]:
+    """One error per value that is (or holds) a row of another organisation than `organisation`.
+    Used where every field is shown at once (back-office forms); the services refuse the first."""
+    errors: list[InvalidInput] = []
+    for name, value in values.items():
+        rows = list(value) if isinstance(value, models.QuerySet | list | tuple | set) else [value]
+        for row in rows:
+            if isinstance(row, Organisation):
+                org_id = row.pk
+            elif isinstance(row, models.Model):
+                org_id = getattr(row, "organisation_id", None)
+            else:
+                continue
+            if org_id is None or org_id == organisation.pk:
+                continue
+            owner = Organisation.objects.filter(pk=org_id).values_list("code", flat=True).first()
+            label = "organisation" if isinstance(row, Organisation) else row._meta.verbose_name
+            what = "the row it is attached to belongs to another organisation" if isinstance(row, Organisation) \
+                else f"this {label} belongs to another organisation"
+            errors.append(InvalidInput(
+                what, field=name, code="other_organisation",
+                expected=f"a {label} of {organisation.code}", found=f"{row} (of {owner})"))
+            break
+    return errors
+
+
 def create_scoped(actor: Actor, model: type[models.Model], permission: Permission, **fields: Any) -> Any:
     actor.require(permission)
     check_same_organisation(actor, fields)

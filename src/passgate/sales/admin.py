@@ -1,9 +1,6 @@
 from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
 
-from passgate.orgs.admin_base import OrgScopedAdmin, export_csv
-from passgate.orgs.models import AuditEntry
+from passgate.orgs.admin_base import OrgScopedAdmin, OrgScopedTabularInline, export_csv
 from passgate.orgs.permissions import Permission
 
 from . import services
@@ -14,33 +11,22 @@ TICKET_CSV_COLUMNS = ["file_number", "barcode", "status", "status_changed_at", "
                       "beneficiary", "control_count", "last_controlled_at"]
 
 
-class AuditHistoryMixin:
-    """Read-only audit history on the change page."""
-
-    def audit_history(self, obj):
-        if obj is None or obj.pk is None:
-            return "—"
-        entries = AuditEntry.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))[:50]
-        rows = format_html("").join(
-            format_html("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", e.at.strftime("%Y-%m-%d %H:%M:%S"),
-                        e.actor, e.action) for e in entries)
-        link = reverse("admin:orgs_auditentry_changelist") + f"?object_type={obj._meta.label_lower}&q={obj.pk}"
-        return format_html('<table><tr><th>When</th><th>Who</th><th>What</th></tr>{}</table>'
-                           '<a href="{}">full history with before/after</a>', rows, link)
-
-    audit_history.short_description = "Audit history"
-
-
 @admin.register(Contact)
-class ContactAdmin(AuditHistoryMixin, OrgScopedAdmin):
+class ContactAdmin(OrgScopedAdmin):
     write_permission = Permission.MANAGE_CONTACTS
     list_display = ["number", "first_name", "last_name", "email", "country_code", "payment_modes"]
     search_fields = ["number", "first_name", "last_name", "email", "id_number"]
     list_filter = ["country_code", "gender"]
-    readonly_fields = ["audit_history"]
+
+    def create_row(self, actor, model, values):
+        return services.create_contact(actor, **values) if model is Contact else super().create_row(actor, model, values)
+
+    def update_row(self, actor, obj, values):
+        return services.update_contact(actor, obj, **values) if isinstance(obj, Contact) else \
+            super().update_row(actor, obj, values)
 
 
-class TicketInline(admin.TabularInline):
+class TicketInline(OrgScopedTabularInline):
     model = Ticket
     extra = 0
     can_delete = False
@@ -53,7 +39,7 @@ class TicketInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(AuditHistoryMixin, OrgScopedAdmin):
+class OrderAdmin(OrgScopedAdmin):
     write_permission = Permission.SELL
     list_display = ["file_number", "organisation", "buyer", "channel", "point_of_sale", "status", "total",
                     "currency", "created_at"]
@@ -66,7 +52,7 @@ class OrderAdmin(AuditHistoryMixin, OrgScopedAdmin):
     list_select_related = ["buyer", "channel", "point_of_sale", "organisation"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.concrete_fields] + ["audit_history"]
+        return [f.name for f in Order._meta.concrete_fields]
 
     def has_add_permission(self, request):
         return False  # selling goes through the API or the box office, not a bare form
@@ -80,7 +66,7 @@ class OrderAdmin(AuditHistoryMixin, OrgScopedAdmin):
 
 
 @admin.register(Ticket)
-class TicketAdmin(AuditHistoryMixin, OrgScopedAdmin):
+class TicketAdmin(OrgScopedAdmin):
     write_permission = Permission.SELL
     list_display = ["barcode", "file_number", "product", "performance", "tariff", "category", "seat", "status",
                     "status_changed_at", "holder", "control_count", "last_controlled_at"]
@@ -93,7 +79,7 @@ class TicketAdmin(AuditHistoryMixin, OrgScopedAdmin):
     date_hierarchy = "status_changed_at"
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Ticket._meta.concrete_fields] + ["previous_barcodes", "audit_history"]
+        return [f.name for f in Ticket._meta.concrete_fields] + ["previous_barcodes"]
 
     def has_add_permission(self, request):
         return False

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from passgate.orgs.timezones import format_local
 from passgate.sales.models import RetiredBarcode
 
 from .. import connectors as connector_registry
@@ -47,7 +48,8 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
                 *("ticket__" + r for r in TICKET_RELATED)).first()
             if retired is not None:
                 outcome = Outcome(Decision.DENIED, Reason.INVALIDATED, ticket=retired.ticket,
-                                  message=f"Barcode replaced by a reprint on {retired.retired_at:%Y-%m-%d %H:%M}")
+                                  message=f"Barcode replaced by a reprint on "
+                                          f"{format_local(retired, retired.retired_at, '%Y-%m-%d %H:%M')}")
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
             ext = ExternalBarcode.objects.select_related("product").filter(
                 organisation_id=org_id, barcode=barcode).first()
