@@ -460,17 +460,31 @@ def _fail_tasks(task_ids: list[str]) -> None:
 
 
 def _notify(execution_ids: Iterable[int]) -> None:
-    from .notifications import notify_execution
+    """Send the notices now (in a worker: a run's own end, the runs it found dead)."""
+    from .notifications import mark_pending, notify_execution
 
-    for pk in execution_ids:
+    for pk in mark_pending(execution_ids):
         notify_execution(pk)
 
 
-def reap_lost(now: dt.datetime | None = None) -> list[int]:
-    """Close the runs whose lease expired (worker dead) and free their schedules."""
+def _queue_notices(execution_ids: Iterable[int]) -> None:
+    """Queue the notices for a worker: the scheduler never talks SMTP (a slow mail server would
+    stall every schedule). Marked PENDING first, so JOBS_RETRY_NOTICES finds a lost task's notice."""
+    from .notifications import mark_pending
+    from .tasks import send_execution_notice
+
+    for pk in mark_pending(execution_ids):
+        send_execution_notice.enqueue(pk)
+
+
+def reap_lost(now: dt.datetime | None = None, organisation: Any = None) -> list[int]:
+    """Close the runs whose lease expired (worker dead) and free their schedules; their notices
+    are queued for a worker."""
     now = now or timezone.now()
     closed: list[int] = []
     expired = Schedule.objects.filter(lease_token__isnull=False, lease_expires_at__lt=now)
+    if organisation is not None:
+        expired = expired.filter(organisation=organisation)
     for schedule_id, token in expired.values_list("pk", "lease_token"):
         with transaction.atomic():
             freed = Schedule.objects.filter(pk=schedule_id, lease_token=token, lease_expires_at__lt=now).update(
@@ -479,7 +493,7 @@ def reap_lost(now: dt.datetime | None = None) -> list[int]:
                 closed += _close_lost(schedule_id)
     for pk in closed:
         logger.warning("execution %s closed as ERROR: %s", pk, WORKER_LOST)
-    _notify(closed)
+    _queue_notices(closed)
     return closed
 
 
