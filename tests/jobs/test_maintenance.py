@@ -4,6 +4,7 @@ state store (visible, editable by an administrator only)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
 import threading
 
@@ -22,8 +23,10 @@ from passgate.orgs.models import Role
 from passgate.orgs.services import Actor, create_organisation
 from sandboxes.framework import free_port
 
-from .test_email import Inbox  # noqa: F401 - the real SMTP sink
-from .test_email import smtp  # noqa: F401 - fixture
+from .test_email import (
+    Inbox,  # noqa: F401 - the real SMTP sink
+    smtp,  # noqa: F401 - fixture
+)
 
 
 @pytest.fixture
@@ -176,7 +179,7 @@ def test_a_value_written_by_a_run_is_shown_and_an_administrators_edit_is_used_by
     assert state["position"].execution_id == first.pk
     # the administrator skips the second ticket on purpose
     services.set_schedule_state(admin_actor, echo_schedule, "position",
-                                '{"change_seq": %d, "ticket_id": %d}' % (tickets[1].change_seq, tickets[1].pk))
+                                json.dumps({"change_seq": tickets[1].change_seq, "ticket_id": tickets[1].pk}))
     second = runner.run_schedule(echo_schedule.pk)
     assert second.items.get().ticket_id == tickets[2].pk
 
@@ -195,3 +198,78 @@ def test_only_an_administrator_may_see_or_change_the_state_and_bad_json_is_refus
     with pytest.raises(Conflict):
         services.set_schedule_state(admin_actor, echo_schedule, "cursor", '"x"')
     assert not ScheduleState.objects.exists()
+
+
+def test_the_state_over_the_api_administrators_only_audited_and_validated(echo, admin_actor, echo_schedule,
+                                                                          catalogue, api_client):
+    from conftest import bearer_client
+
+    from passgate.orgs.models import AuditEntry
+
+    catalogue.sell_concert(2)
+    services.update_schedule(admin_actor, echo_schedule, batch_size=1)
+    runner.run_schedule(echo_schedule.pk)
+    url = f"/api/v1/schedules/{echo_schedule.pk}/state"
+    got = api_client.get(url)
+    assert got.status_code == 200, got.content
+    body = got.json()
+    assert "Do not touch this value" in body["warning"]
+    assert [v["key"] for v in body["values"]] == ["position"] and body["values"][0]["execution_id"]
+    bad = api_client.put(url, {"key": "cursor", "value": '{"page": 1, "page": 2}'}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["field"].startswith("state.cursor")
+    put = api_client.put(url, {"key": "cursor", "value": '{"page": 7}'}, content_type="application/json")
+    assert put.status_code == 200 and {"key": "cursor", "value": {"page": 7}}.items() <= put.json()["values"][0].items()
+    assert AuditEntry.objects.filter(action="set_state").count() == 1
+    viewer = bearer_client(admin_actor, role=Role.READ_ONLY, name="viewer")
+    assert viewer.get(url).status_code == 403
+    assert viewer.put(url, {"key": "cursor", "value": "1"}, content_type="application/json").status_code == 403
+    assert ScheduleState.objects.get(key="cursor").value == {"page": 7}
+    executions = api_client.get(f"/api/v1/executions?schedule_id={echo_schedule.pk}").json()["items"]
+    assert executions[0]["remaining"] == 1 and executions[0]["notice_status"] == ""
+
+
+def test_the_admin_shows_the_state_with_its_warning_and_lets_an_administrator_edit_it(
+        echo, admin_actor, echo_schedule, catalogue, org):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    from passgate.orgs.models import Membership
+
+    tickets = list(catalogue.sell_concert(2).tickets.order_by("id"))
+    services.update_schedule(admin_actor, echo_schedule, batch_size=1)
+    execution = runner.run_schedule(echo_schedule.pk)
+
+    def client_for(role):
+        user = get_user_model().objects.create_user(f"u-{role}", password="pw", is_staff=True)
+        Membership.objects.create(user=user, organisation=org, role=role)
+        client = Client()
+        client.force_login(user)
+        return client
+
+    admin = client_for(Role.ADMINISTRATOR)
+    page = admin.get(reverse("admin:jobs_schedule_change", args=[echo_schedule.pk])).content.decode()
+    assert "Do not touch this value if you do not know what you are doing" in page
+    assert f"&quot;ticket_id&quot;: {tickets[0].pk}" in page or f'"ticket_id": {tickets[0].pk}' in page
+    page = admin.get(reverse("admin:jobs_execution_change", args=[execution.pk])).content.decode()
+    assert "Remaining" in page
+    state_url = reverse("admin:jobs_schedule_state", args=[echo_schedule.pk])
+    response = admin.post(state_url, {"key": "position", "value": "{nope"})
+    assert response.status_code == 200 and "errornote" in response.content.decode()
+    response = admin.post(state_url, {"key": "position", "value": json.dumps(
+        {"change_seq": tickets[1].change_seq, "ticket_id": tickets[1].pk})})
+    assert response.status_code == 302
+    assert runner.run_schedule(echo_schedule.pk).selected == 0  # the edit is what the next run used
+    before = ScheduleState.objects.get(key="position").value
+    clerk = client_for(Role.BOX_OFFICE)
+    clerk.post(state_url, {"key": "position", "value": "null"})
+    assert ScheduleState.objects.get(key="position").value == before
+
+
+def test_the_command_line_says_how_many_are_left(echo, admin_actor, echo_schedule, catalogue, capsys):
+    from django.core.management import call_command
+
+    catalogue.sell_concert(3)
+    services.update_schedule(admin_actor, echo_schedule, batch_size=2)
+    call_command("run_schedule", str(echo_schedule.pk), "--no-progress")
+    assert "left for the next run: 1" in capsys.readouterr().out

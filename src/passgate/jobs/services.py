@@ -345,8 +345,15 @@ def interfaces_of(actor: Actor):
 
 
 def schedules_of(actor: Actor):
+    """The organisation's schedules, each with the start of its last run ending OK or WARNING
+    (`last_ok_started_at`): one query for a whole page."""
+    from django.db.models import OuterRef, Subquery
+
     actor.require(Permission.VIEW)
-    return Schedule.objects.filter(organisation=actor.organisation).select_related("interface")
+    last_ok = (Execution.objects.filter(schedule=OuterRef("pk"), status__in=["OK", "WARNING"], simulation=False)
+               .order_by("-started_at").values("started_at")[:1])
+    return (Schedule.objects.filter(organisation=actor.organisation).select_related("interface")
+            .annotate(last_ok_started_at=Subquery(last_ok)))
 
 
 def executions_of(actor: Actor):
