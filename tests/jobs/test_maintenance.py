@@ -27,6 +27,7 @@ from .test_email import (
     Inbox,  # noqa: F401 - the real SMTP sink
     smtp,  # noqa: F401 - fixture
 )
+from .test_interfaces import admin_client  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -273,3 +274,21 @@ def test_the_command_line_says_how_many_are_left(echo, admin_actor, echo_schedul
     services.update_schedule(admin_actor, echo_schedule, batch_size=2)
     call_command("run_schedule", str(echo_schedule.pk), "--no-progress")
     assert "left for the next run: 1" in capsys.readouterr().out
+
+
+def test_the_admin_lets_a_builtin_schedule_change_only_its_frequency_and_never_deletes_it(org, admin_client):  # noqa: F811
+    from django.urls import reverse
+
+    services.ensure_builtin_schedules(org)
+    schedule = Schedule.objects.get(organisation=org, function="JOBS_REAP_LOST")
+    url = reverse("admin:jobs_schedule_change", args=[schedule.pk])
+    response = admin_client.post(url, {"enabled": "on", "frequency_minutes": "15"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    schedule.refresh_from_db()
+    assert schedule.frequency_minutes == 15 and schedule.function == "JOBS_REAP_LOST"
+    assert admin_client.post(reverse("admin:jobs_schedule_delete", args=[schedule.pk]),
+                             {"post": "yes"}).status_code == 403
+    interface = schedule.interface
+    assert admin_client.post(reverse("admin:jobs_interface_delete", args=[interface.pk]),
+                             {"post": "yes"}).status_code == 403
+    assert Schedule.objects.filter(pk=schedule.pk).exists()

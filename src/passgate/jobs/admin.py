@@ -19,6 +19,7 @@ from passgate.orgs.admin_base import OrgScopedAdmin, ReadOnlyAdmin, actor_for
 from passgate.orgs.permissions import Permission
 
 from . import services
+from .apps import SYSTEM_TYPE
 from .models import Execution, ExecutionItem, Interface, PartnerCall, Schedule
 
 FORM_FIELD_OF = {"parameters": "parameters_text", "schedule.parameters": "parameters_text"}
@@ -80,6 +81,13 @@ class InterfaceAdmin(OrgScopedAdmin):
     search_fields = ["name", "url", "username"]
     actions = ["test_connection"]
     readonly_fields = ["secret_state", "normalised_parameters", "schedules_link", "created_at", "updated_at"]
+
+    # the built-in maintenance interface: shown, never edited nor deleted (its schedules are)
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not (obj and obj.type == SYSTEM_TYPE)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj and obj.type == SYSTEM_TYPE)
 
     def get_fields(self, request, obj=None):
         fields = ["organisation", "type", "name", "url", "username", "secret", "clear_secret", "secret_state",
@@ -179,13 +187,19 @@ class ScheduleAdmin(OrgScopedAdmin):
     actions = ["run_now"]
     readonly_fields = ["warnings", "watermark", "next_run_at", "running", "executions_link", "state_values"]
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj and obj.interface.type == SYSTEM_TYPE)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.interface.type == SYSTEM_TYPE:  # built-in: enabled and frequency only
+            return [*self.readonly_fields, "organisation", "interface", "function", "name", "batch_size",
+                    "parameters_text", "date_from", "simulation"]
+        return [*self.readonly_fields, "organisation"] if obj else []
+
     def get_fields(self, request, obj=None):
         fields = ["organisation", "interface", "function", "name", "enabled", "frequency_minutes", "batch_size",
                   "parameters_text", "date_from", "simulation"]
         return fields + (self.readonly_fields if obj else [])
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "organisation"] if obj else []
 
     @admin.display(description="Warnings")
     def warnings(self, obj):
@@ -264,10 +278,12 @@ class ScheduleAdmin(OrgScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         actor = actor_for(request, obj.organisation)
+        # a built-in schedule's form holds only what may change (enabled, frequency)
         data = {k: form.cleaned_data.get(k) for k in ["interface", "function", "name", "enabled",
                                                       "frequency_minutes", "batch_size", "parameters_text",
-                                                      "date_from", "simulation"]}
-        data["name"] = data["name"] or ""
+                                                      "date_from", "simulation"] if k in form.cleaned_data}
+        if "name" in data:
+            data["name"] = data["name"] or ""
         if change:
             saved = services.update_schedule(actor, Schedule.objects.get(pk=obj.pk), **data)
         else:
