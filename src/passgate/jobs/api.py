@@ -172,8 +172,8 @@ class SchedulePatch(Schema):
 
 
 class RunIn(Schema):
-    date_from: DateTimeIn | None = Field(None, description="handle what changed since this date instead of "
-                                                             "the watermark (this run only)")
+    date_from: DateTimeIn | None = Field(None, description="a one-off catch-up: handle the tickets updated since "
+                                                             "this date (the schedule's position is left as it is)")
 
 
 class RunQueuedOut(Schema):

@@ -309,7 +309,7 @@ def schedule_warnings(schedule: Schedule) -> list[str]:
         warnings.append(
             f"This recurring schedule keeps a date from ({schedule.date_from:%Y-%m-%d %H:%M} UTC): every run "
             "handles the tickets changed since that date again"
-            + (" instead of those changed since the last run ending OK or WARNING" if fn.uses_watermark else "")
+            + (" instead of those changed since the position the last run reached" if fn.uses_watermark else "")
             + ". Clear it, or use it in a separate schedule run once (or `passgate run-schedule ID --date-from`).")
     if schedule.simulation and schedule.enabled:
         warnings.append("Simulation mode: nothing is sent to the partner.")
