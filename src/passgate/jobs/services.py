@@ -377,13 +377,20 @@ def ensure_builtin_schedules(organisation) -> list[Schedule]:
     functions = builtin_functions()
     if not functions:
         return []
-    interface = Interface.objects.filter(organisation=organisation, type=SYSTEM_TYPE).first()
+    if not Interface.objects.filter(organisation=organisation, type=SYSTEM_TYPE).exists():
+        name = MAINTENANCE_INTERFACE
+        if Interface.objects.filter(organisation=organisation, name=name).exists():  # an operator's own
+            name = f"{MAINTENANCE_INTERFACE} (built-in)"
+        try:
+            with transaction.atomic():
+                Interface.objects.create(organisation=organisation, type=SYSTEM_TYPE, name=name,
+                                         singleton_group=SYSTEM_TYPE, enabled=True)
+        except IntegrityError:  # another scheduler made it (one per organisation: a unique index)
+            pass
     created: list[Schedule] = []
     with transaction.atomic():
-        if interface is None:
-            interface, _ = Interface.objects.get_or_create(
-                organisation=organisation, type=SYSTEM_TYPE,
-                defaults={"name": MAINTENANCE_INTERFACE, "singleton_group": SYSTEM_TYPE, "enabled": True})
+        # the interface row's lock serialises two schedulers adding the same schedules
+        interface = Interface.objects.select_for_update().get(organisation=organisation, type=SYSTEM_TYPE)
         have = set(Schedule.objects.filter(interface=interface).values_list("function", flat=True))
         now = timezone.now()
         for fn in functions:
