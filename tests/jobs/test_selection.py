@@ -200,3 +200,13 @@ def test_a_ticket_committed_after_the_run_read_is_not_skipped(echo, admin_actor,
     assert sorted(sent_ids) == sorted([early.pk, *late])
     if connection.vendor == "postgresql":
         assert sent(runs[0]) == [(early.pk, early.barcode)]  # the late one was in flight
+
+
+def test_the_access_change_log_logs_a_ticket_change_under_the_tickets_own_number(catalogue, admin_actor):
+    from passgate.access.models import AccessChange
+
+    ticket = catalogue.sell_concert(1).tickets.get()
+    ticket = sales.reprint_ticket(admin_actor, sales.print_ticket(admin_actor, ticket))
+    logged = AccessChange.objects.filter(ref_id=ticket.pk, kind="TICKET").order_by("-seq").first()
+    assert logged.seq == ticket.change_seq  # one number for the change, not a second one
+    assert AccessChange.objects.filter(kind="RETIRED", seq=ticket.change_seq).exists()
