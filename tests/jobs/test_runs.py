@@ -245,8 +245,11 @@ def test_demo_data_is_idempotent_and_points_at_the_demo_sandbox(org, admin_actor
 
     load_demo(org, admin_actor)
     load_demo(org, admin_actor)
-    schedule = Schedule.objects.get()
+    schedule = Schedule.objects.exclude(interface__type="SYSTEM").get()
     assert schedule.interface.url == "http://127.0.0.1:8101" and schedule.function == "ECHO_TICKETS"
+    # the demo organisation has its built-in maintenance schedules
+    assert set(Schedule.objects.filter(interface__type="SYSTEM").values_list("function", flat=True)) >= {
+        "JOBS_REAP_LOST", "JOBS_RETRY_NOTICES"}
 
 
 @pytest.fixture
@@ -291,11 +294,31 @@ def test_a_run_whose_lease_was_taken_over_stops_writing(admin_actor, echo_interf
     assert Schedule.objects.get(pk=schedule.pk).lease_token == "someone-else"
 
 
-def test_waiting_out_a_retry_after_renews_the_lease(echo, echo_schedule, catalogue, settings):
+def test_waiting_out_a_retry_after_renews_the_lease(echo, echo_schedule, catalogue, settings, monkeypatch):
+    """The Retry-After wait (2 s) is longer than the lease (0.8 s): once the wait has lasted longer
+    than a lease, another worker tries to take the schedule and must be refused."""
     settings.JOBS_LEASE_SECONDS = 0.8
     catalogue.sell_concert(1)
     echo.faults(rate_limit={"count": 1, "retry_after": 2})
+    real_sleep = runner.time.sleep
+    waited = {"s": 0.0}
+    attempts: list[str] = []
+
+    def sleep_then_compete(seconds):
+        real_sleep(seconds)
+        waited["s"] += seconds
+        if waited["s"] >= 1.2 * 0.8 and not attempts:  # without renewal the lease has expired by now
+            attempts.append("trying")
+            try:
+                runner.run_schedule(echo_schedule.pk, worker="another-worker")
+                attempts.append("taken over")
+            except runner.ScheduleBusy:
+                attempts.append("refused")
+
+    monkeypatch.setattr(runner.time, "sleep", sleep_then_compete)
     execution = run(echo_schedule)
+    monkeypatch.undo()
+    assert attempts == ["trying", "refused"]
     assert execution.status == "OK", execution.error
     assert [c.status for c in PartnerCall.objects.filter(execution=execution)][:2] == [429, 200]
 

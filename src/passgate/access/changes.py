@@ -1,8 +1,9 @@
 """The change log that incremental offline packages are built from.
 
-Every writer takes the organisation's ChangeCounter row with a conditional
-UPDATE (a row lock held until its transaction ends) and stamps its log rows
-with the new sequence number. Two writers of one organisation therefore commit
+Every writer takes the organisation's change counter row (sales.changes, the
+number tickets are stamped with too) with a conditional UPDATE (a row lock held
+until its transaction ends) and stamps its log rows with the new sequence
+number; a ticket change logs under the number the sales service took. Two writers of one organisation therefore commit
 in sequence order, and a reader that sees sequence N knows every sequence below
 N is committed and visible: a cursor (seq, id) can never jump over a change
 made by a transaction that was still in flight while the device paged.
@@ -16,35 +17,23 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
+
+from passgate.sales.changes import current_seq, next_seq  # noqa: F401 - one counter for the organisation
 
 from .models import AccessChange, ChangeCounter, ChangeKind
 
 
-def next_seq(organisation_id: int) -> int:
-    """Allocate the next change sequence number; call inside a transaction (locks the counter row)."""
-    updated = ChangeCounter.objects.filter(organisation_id=organisation_id).update(last_seq=F("last_seq") + 1)
-    if not updated:
-        ChangeCounter.objects.bulk_create([ChangeCounter(organisation_id=organisation_id, last_seq=0)],
-                                          ignore_conflicts=True)
-        ChangeCounter.objects.filter(organisation_id=organisation_id).update(last_seq=F("last_seq") + 1)
-    return ChangeCounter.objects.filter(organisation_id=organisation_id).values_list("last_seq", flat=True).get()
-
-
-def current_seq(organisation_id: int) -> int:
-    return (ChangeCounter.objects.filter(organisation_id=organisation_id).values_list("last_seq", flat=True)
-            .first() or 0)
-
-
-def log_changes(organisation_id: int, entries: list[tuple[str, int | None, str]]) -> int:
-    """Append (kind, ref_id, barcode) entries under one new sequence number."""
+def log_changes(organisation_id: int, entries: list[tuple[str, int | None, str]], seq: int | None = None) -> int:
+    """Append (kind, ref_id, barcode) entries under one sequence number: `seq` when the caller
+    took it already (a sales change, under its lock), else a new one."""
     if not entries:
         return 0
     if not transaction.get_connection().in_atomic_block:
         with transaction.atomic():
-            return log_changes(organisation_id, entries)
-    seq = next_seq(organisation_id)
+            return log_changes(organisation_id, entries, seq)
+    if seq is None:
+        seq = next_seq(organisation_id)
     now = timezone.now()
     AccessChange.objects.bulk_create([
         AccessChange(organisation_id=organisation_id, seq=seq, kind=kind, ref_id=ref_id, barcode=barcode or "",
@@ -54,11 +43,11 @@ def log_changes(organisation_id: int, entries: list[tuple[str, int | None, str]]
     return seq
 
 
-def on_tickets_changed(sender, organisation, ticket_ids, change, retired_barcodes=(), **kwargs) -> None:
-    """Receiver of sales.signals.tickets_changed (sent inside the sales transaction)."""
+def on_tickets_changed(sender, organisation, ticket_ids, change, retired_barcodes=(), seq=None, **kwargs) -> None:
+    """Receiver of sales.signals.tickets_changed (sent inside the sales transaction, which holds `seq`)."""
     entries: list[tuple[str, int | None, str]] = [(ChangeKind.TICKET, tid, "") for tid in ticket_ids]
     entries += [(ChangeKind.RETIRED, None, barcode) for barcode in retired_barcodes or ()]
-    log_changes(organisation.pk, entries)
+    log_changes(organisation.pk, entries, seq)
 
 
 def prune(organisation_id: int, keep: dt.timedelta = dt.timedelta(days=30)) -> int:
@@ -70,6 +59,8 @@ def prune(organisation_id: int, keep: dt.timedelta = dt.timedelta(days=30)) -> i
                     .order_by("-seq").values_list("seq", flat=True).first())
         if last_old is None:
             return 0
+        # the sequence itself lives in sales.changes; this row keeps only how far the log was pruned
+        ChangeCounter.objects.bulk_create([ChangeCounter(organisation_id=organisation_id)], ignore_conflicts=True)
         ChangeCounter.objects.filter(organisation_id=organisation_id, pruned_through__lt=last_old).update(
             pruned_through=last_old)
         deleted, _ = AccessChange.objects.filter(organisation_id=organisation_id, seq__lte=last_old).delete()

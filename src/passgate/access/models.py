@@ -374,8 +374,9 @@ class ChangeKind(models.TextChoices):
 
 
 class ChangeCounter(models.Model):
-    """Per-organisation change sequence. Taken with a row lock by every writer,
-    so sequence order is commit order and a reader never skips an in-flight change."""
+    """How far the organisation's change log was pruned. The sequence itself is
+    sales.ChangeCounter (sales.changes.next_seq); `last_seq` here is the value carried
+    over to it (migration 0005) and no longer moves."""
 
     organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
     last_seq = models.BigIntegerField(default=0)

@@ -3,12 +3,14 @@ jobs.services; the secret is a write-only field (blank keeps the stored one)."""
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.forms.models import construct_instance
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from passgate.errors import PassgateError
@@ -17,6 +19,7 @@ from passgate.orgs.admin_base import OrgScopedAdmin, ReadOnlyAdmin, actor_for
 from passgate.orgs.permissions import Permission
 
 from . import services
+from .apps import SYSTEM_TYPE
 from .models import Execution, ExecutionItem, Interface, PartnerCall, Schedule
 
 FORM_FIELD_OF = {"parameters": "parameters_text", "schedule.parameters": "parameters_text"}
@@ -78,6 +81,13 @@ class InterfaceAdmin(OrgScopedAdmin):
     search_fields = ["name", "url", "username"]
     actions = ["test_connection"]
     readonly_fields = ["secret_state", "normalised_parameters", "schedules_link", "created_at", "updated_at"]
+
+    # the built-in maintenance interface: shown, never edited nor deleted (its schedules are)
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not (obj and obj.type == SYSTEM_TYPE)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj and obj.type == SYSTEM_TYPE)
 
     def get_fields(self, request, obj=None):
         fields = ["organisation", "type", "name", "url", "username", "secret", "clear_secret", "secret_state",
@@ -175,15 +185,21 @@ class ScheduleAdmin(OrgScopedAdmin):
     list_filter = ["enabled", "function", "interface", "simulation"]
     search_fields = ["name", "interface__name", "function"]
     actions = ["run_now"]
-    readonly_fields = ["warnings", "watermark", "next_run_at", "running", "executions_link"]
+    readonly_fields = ["warnings", "watermark", "next_run_at", "running", "executions_link", "state_values"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj and obj.interface.type == SYSTEM_TYPE)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.interface.type == SYSTEM_TYPE:  # built-in: enabled and frequency only
+            return [*self.readonly_fields, "organisation", "interface", "function", "name", "batch_size",
+                    "parameters_text", "date_from", "simulation"]
+        return [*self.readonly_fields, "organisation"] if obj else []
 
     def get_fields(self, request, obj=None):
         fields = ["organisation", "interface", "function", "name", "enabled", "frequency_minutes", "batch_size",
                   "parameters_text", "date_from", "simulation"]
         return fields + (self.readonly_fields if obj else [])
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "organisation"] if obj else []
 
     @admin.display(description="Warnings")
     def warnings(self, obj):
@@ -199,6 +215,58 @@ class ScheduleAdmin(OrgScopedAdmin):
     def running(self, obj):
         return bool(obj.lease_token)
 
+    @admin.display(description="State kept between runs")
+    def state_values(self, obj):
+        values = list(obj.state_values.order_by("key")) if obj else []
+        rows = format_html_join("", "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                                ((v.key, json.dumps(v.value, ensure_ascii=False), v.updated_at,
+                                  f"run #{v.execution_id}" if v.execution_id else v.updated_by) for v in values))
+        table = format_html("<table><tr><th>Key</th><th>Value</th><th>Updated</th><th>By</th></tr>{}</table>",
+                            rows) if values else "(none yet)"
+        url = reverse("admin:jobs_schedule_state", args=[obj.pk]) if obj else ""
+        return format_html('{}<p><strong style="color:#b35c00">⚠ {}</strong></p>'
+                           '<p><a href="{}">Edit a value (administrators only)</a></p>',
+                           table, services.STATE_WARNING, url)
+
+    def get_urls(self):
+        from django.urls import path
+
+        extra = [path("<int:pk>/state/", self.admin_site.admin_view(self.state_view), name="jobs_schedule_state")]
+        return extra + super().get_urls()
+
+    def state_view(self, request, pk):
+        """Edit one state value: administrators only (the service decides), with the warning."""
+        from django.shortcuts import get_object_or_404
+        from django.template.response import TemplateResponse
+
+        schedule = get_object_or_404(self.get_queryset(request), pk=pk)
+        actor = actor_for(request, schedule.organisation)
+        change_url = reverse("admin:jobs_schedule_change", args=[schedule.pk])
+        key = request.POST.get("key", request.GET.get("key", "")) if request.method == "POST" else \
+            request.GET.get("key", "")
+        value_text = request.POST.get("value", "")
+        error = None
+        try:
+            values = services.schedule_state(actor, schedule)
+            if request.method == "POST":
+                services.set_schedule_state(actor, schedule, key, value_text)
+                self.message_user(request, f"State value {key!r} saved: the next run starts from it.",
+                                  messages.WARNING)
+                return HttpResponseRedirect(change_url)
+        except PassgateError as exc:
+            if exc.http_status == 403:
+                self.message_user(request, f"Refused — {exc.message}", messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            error = exc
+            values = list(schedule.state_values.order_by("key"))
+        if not value_text and key:
+            current = next((v for v in values if v.key == key), None)
+            value_text = json.dumps(current.value, indent=2, ensure_ascii=False) if current else ""
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": schedule,
+                   "title": f"State of {schedule}", "values": values, "key": key, "value_text": value_text,
+                   "error": error, "warning": services.STATE_WARNING, "change_url": change_url}
+        return TemplateResponse(request, "admin/jobs/schedule/state.html", context)
+
     @admin.display(description="Last run")
     def last_status(self, obj):
         return obj.executions.values_list("status", flat=True).first() or "-"
@@ -210,10 +278,12 @@ class ScheduleAdmin(OrgScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         actor = actor_for(request, obj.organisation)
+        # a built-in schedule's form holds only what may change (enabled, frequency)
         data = {k: form.cleaned_data.get(k) for k in ["interface", "function", "name", "enabled",
                                                       "frequency_minutes", "batch_size", "parameters_text",
-                                                      "date_from", "simulation"]}
-        data["name"] = data["name"] or ""
+                                                      "date_from", "simulation"] if k in form.cleaned_data}
+        if "name" in data:
+            data["name"] = data["name"] or ""
         if change:
             saved = services.update_schedule(actor, Schedule.objects.get(pk=obj.pk), **data)
         else:
@@ -247,15 +317,16 @@ class ScheduleAdmin(OrgScopedAdmin):
 @admin.register(Execution)
 class ExecutionAdmin(ReadOnlyAdmin):
     list_display = ["id", "started_at", "interface", "function", "status", "trigger", "duration", "selected",
-                    "done", "failed", "skipped", "summary_short"]
+                    "done", "failed", "skipped", "remaining", "summary_short"]
     list_filter = ["status", "interface", "function", "trigger", "simulation", "started_at"]
     date_hierarchy = "started_at"
     search_fields = ["items__object_ref", "error", "summary"]
     list_select_related = ["interface"]
     readonly_fields = ["organisation", "schedule", "interface", "function", "status", "trigger", "started_at",
                        "ended_at", "duration", "heartbeat_at", "worker", "task_id", "since", "date_from_used", "simulation",
-                       "batch_size", "selected", "done", "failed", "skipped", "summary", "error", "error_cause",
-                       "notified_at", "items_link", "calls_link"]
+                       "batch_size", "selected", "done", "failed", "skipped", "remaining", "summary", "error",
+                       "error_cause", "notice_status", "notice_attempts", "notice_error", "notified_at",
+                       "items_link", "calls_link"]
     fields = readonly_fields
 
     def get_search_results(self, request, queryset, search_term):

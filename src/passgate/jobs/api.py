@@ -15,6 +15,7 @@ from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
 
 from . import services
+from .apps import SYSTEM_TYPE
 from .models import Execution, ExecutionItem, ExecutionStatus, Interface, PartnerCall, Schedule
 
 router = Router(tags=["jobs"])
@@ -117,8 +118,29 @@ class ScheduleOut(Schema):
     simulation: bool
     next_run_at: dt.datetime | None
     running: bool
+    builtin: bool
     watermark: dt.datetime | None
     warnings: list[str]
+
+
+class StateValueOut(Schema):
+    key: str
+    value: Any = None
+    updated_at: dt.datetime
+    execution_id: int | None
+    updated_by: str
+
+
+class ScheduleStateOut(Schema):
+    schedule_id: int
+    warning: str
+    values: list[StateValueOut]
+
+
+class StateIn(Schema):
+    key: Annotated[Text, Field(min_length=1, max_length=80)]
+    value: Annotated[Text, Field(max_length=200_000)] | None = Field(
+        None, description="the new value as JSON text (parsed strictly); empty or null removes the key")
 
 
 class SchedulePage(Schema):
@@ -150,8 +172,8 @@ class SchedulePatch(Schema):
 
 
 class RunIn(Schema):
-    date_from: DateTimeIn | None = Field(None, description="handle what changed since this date instead of "
-                                                             "the watermark (this run only)")
+    date_from: DateTimeIn | None = Field(None, description="a one-off catch-up: handle the tickets updated since "
+                                                             "this date (the schedule's position is left as it is)")
 
 
 class RunQueuedOut(Schema):
@@ -175,9 +197,12 @@ class ExecutionOut(Schema):
     done: int
     failed: int
     skipped: int
+    remaining: int | None = Field(None, description="items the selection still held for the next run")
     summary: str
     error: str
     error_cause: str
+    notice_status: str
+    notice_attempts: int
 
 
 class ExecutionPage(Schema):
@@ -260,7 +285,18 @@ def schedule_out(s: Schedule) -> dict[str, Any]:
             "parameters_text": s.parameters_text, "parameters": s.parameters,
             "date_from": local(s.date_from, org), "simulation": s.simulation,
             "next_run_at": local(s.next_run_at, org), "running": bool(s.lease_token),
-            "watermark": local(services.watermark(s), org), "warnings": services.schedule_warnings(s)}
+            "builtin": s.interface.type == SYSTEM_TYPE,
+            # annotated by services.schedules_of (one query for the page), else read
+            "watermark": local(getattr(s, "last_ok_started_at", None) if hasattr(s, "last_ok_started_at")
+                               else services.watermark(s), org),
+            "warnings": services.schedule_warnings(s)}
+
+
+def state_out(schedule: Schedule, values: list) -> dict[str, Any]:
+    org = schedule.organisation
+    return {"schedule_id": schedule.pk, "warning": services.STATE_WARNING,
+            "values": [{"key": v.key, "value": v.value, "updated_at": local(v.updated_at, org),
+                        "execution_id": v.execution_id, "updated_by": v.updated_by} for v in values]}
 
 
 def execution_out(e: Execution) -> dict[str, Any]:
@@ -270,8 +306,9 @@ def execution_out(e: Execution) -> dict[str, Any]:
             "ended_at": local(e.ended_at, org),
             "duration_seconds": e.duration.total_seconds() if e.duration else None,
             "since": local(e.since, org), "simulation": e.simulation, "selected": e.selected, "done": e.done,
-            "failed": e.failed, "skipped": e.skipped, "summary": e.summary, "error": e.error,
-            "error_cause": e.error_cause}
+            "failed": e.failed, "skipped": e.skipped, "remaining": e.remaining, "summary": e.summary,
+            "error": e.error, "error_cause": e.error_cause, "notice_status": e.notice_status,
+            "notice_attempts": e.notice_attempts}
 
 
 def item_out(i: ExecutionItem) -> dict[str, Any]:
@@ -401,6 +438,23 @@ def delete_schedule(request: HttpRequest, id: Id) -> Any:
     actor: Actor = request.auth
     services.delete_schedule(actor, scoped_get(actor, Schedule, field="id", pk=id))
     return Status(204, None)
+
+
+@router.get("/schedules/{id}/state", response=responses(ScheduleStateOut), operation_id="get_schedule_state",
+            summary="The values the schedule's function keeps between runs (administrators only)")
+def get_schedule_state(request: HttpRequest, id: Id) -> Any:
+    actor: Actor = request.auth
+    schedule = scoped_get(actor, Schedule, field="id", pk=id)
+    return state_out(schedule, services.schedule_state(actor, schedule))
+
+
+@router.put("/schedules/{id}/state", response=responses(ScheduleStateOut), operation_id="set_schedule_state",
+            summary="Set one state value (administrators only, audited; not while the schedule runs). "
+                    + "Do not touch this value if you do not know what you are doing.")
+def set_schedule_state(request: HttpRequest, id: Id, payload: StateIn) -> Any:
+    actor: Actor = request.auth
+    schedule = scoped_get(actor, Schedule, field="id", pk=id)
+    return state_out(schedule, services.set_schedule_state(actor, schedule, payload.key, payload.value))
 
 
 @router.post("/schedules/{id}/run", response=responses(RunQueuedOut, 202), operation_id="run_schedule",

@@ -15,3 +15,11 @@ class JobsConfig(AppConfig):
 
         register_type(InterfaceTypeSpec(code=SYSTEM_TYPE, label="passgate maintenance (built-in)",
                                         secret_label="(none)"))
+        from django.db.models.signals import post_migrate
+
+        from . import maintenance
+        from .signals import ensure_builtins_after_migrate
+
+        maintenance.register(SYSTEM_TYPE)
+        # every organisation gets its built-in schedules at migrate (new ones: the scheduler notices)
+        post_migrate.connect(ensure_builtins_after_migrate, sender=self, dispatch_uid="jobs.builtins")

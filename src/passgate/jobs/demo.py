@@ -16,6 +16,7 @@ DEMO_ECHO_KEY = "echo-key"  # the echo sandbox's default key
 def load_demo(organisation, actor: Actor) -> None:
     from sandboxes.registry import DEMO_SANDBOXES
 
+    services.ensure_builtin_schedules(organisation)
     if Interface.objects.filter(organisation=organisation, name=DEMO_INTERFACE).exists():
         return
     port = DEMO_SANDBOXES.get("echo", 8101)

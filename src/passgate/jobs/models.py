@@ -98,6 +98,13 @@ class Trigger(models.TextChoices):
     CLI = "CLI", "Command line"
 
 
+class NoticeStatus(models.TextChoices):
+    PENDING = "PENDING", "To send"
+    SENDING = "SENDING", "Being sent"
+    SENT = "SENT", "Sent"
+    FAILED = "FAILED", "Failed (retried)"
+
+
 class Execution(OrgScoped):
     schedule = models.ForeignKey(Schedule, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="executions")
@@ -123,6 +130,13 @@ class Execution(OrgScoped):
     summary = models.TextField(blank=True)
     error = models.TextField(blank=True)
     error_cause = models.TextField(blank=True)
+    # How many items the selection still held after this run's batch (None: the function does
+    # not select by changes). Counted up to runner.REMAINING_COUNT_LIMIT.
+    remaining = models.PositiveIntegerField(null=True, blank=True)
+    # The failure notice: sent by a task (never by the scheduler), retried by JOBS_RETRY_NOTICES.
+    notice_status = models.CharField(max_length=10, choices=NoticeStatus.choices, blank=True, default="")
+    notice_attempts = models.PositiveSmallIntegerField(default=0)
+    notice_error = models.CharField(max_length=300, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -192,11 +206,14 @@ class PartnerCall(OrgScoped):
 
 
 class ProcessedMarker(OrgScoped):
-    """Ticket × interface × function: handled, when and by which execution."""
+    """Ticket × interface × function: what the partner was last sent (`sent_key`, the ticket's
+    version in the function's terms: status, barcode…), when and by which execution. A ticket
+    whose current key differs (cancelled, reprinted) is sent again."""
 
     interface = models.ForeignKey(Interface, on_delete=models.CASCADE, related_name="+")
     function = models.CharField(max_length=60)
     ticket = models.ForeignKey("sales.Ticket", on_delete=models.CASCADE, related_name="+")
+    sent_key = models.CharField(max_length=200, blank=True, default="")
     processed_at = models.DateTimeField()
     execution = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -207,3 +224,45 @@ class ProcessedMarker(OrgScoped):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} by {self.function}"
+
+
+class PendingRetry(OrgScoped):
+    """A ticket a schedule failed on and has not handled since: read first at each run, deleted
+    when handled. Written with the item outcome, so its size is the number of open failures."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="pending_retries")
+    ticket = models.ForeignKey("sales.Ticket", on_delete=models.CASCADE, related_name="+")
+    sent_key = models.CharField(max_length=200, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=1)
+    last_error = models.TextField(blank=True)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+    execution = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["schedule_id", "ticket_id"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "ticket"], name="pending_retry_once")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} ({self.attempts} attempts)"
+
+
+class ScheduleState(OrgScoped):
+    """A value a schedule's function keeps between runs (its position in the change sequence, a
+    partner's pagination key, a cursor), written in the same transaction as the items it covers.
+    An administrator may edit it: the next run uses the new value."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="state_values")
+    key = models.CharField(max_length=80)
+    value = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+    execution = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                  help_text="The run that wrote it (empty: edited by hand).")
+    updated_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["schedule_id", "key"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "key"], name="schedule_state_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value!r}"

@@ -1,7 +1,12 @@
 """Failure e-mails: when a run ends ERROR (and WARNING if the interface asks),
 the interface's addresses receive the summary, the error with its cause and a
 link to the execution in the back office. Sent through Django's mail framework
-(settings.EMAIL_*); a mail failure is logged, never breaks the run."""
+(settings.EMAIL_*); a mail failure is logged, never breaks the run.
+
+The outcome is recorded on the execution (notice_status SENT / FAILED with the
+error and the attempt count). The scheduler never sends: it queues a task
+(send_execution_notice) that a worker runs; FAILED notices are retried by the
+built-in JOBS_RETRY_NOTICES function, up to JOBS_NOTICE_MAX_ATTEMPTS."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from django.utils import timezone
 
 from passgate.orgs.timezones import format_local
 
-from .models import Execution, ExecutionStatus
+from .models import Execution, ExecutionStatus, NoticeStatus
 
 logger = logging.getLogger("passgate.jobs")
 
@@ -54,19 +59,44 @@ def should_notify(execution: Execution) -> bool:
     return execution.status == ExecutionStatus.WARNING and execution.interface.notify_on_warning
 
 
+def max_attempts() -> int:
+    return int(getattr(settings, "JOBS_NOTICE_MAX_ATTEMPTS", 5))
+
+
+def notice_due(execution: Execution) -> bool:
+    return bool(execution.interface.notify_list) and should_notify(execution)
+
+
+def mark_pending(execution_ids) -> list[int]:
+    """The executions among these that need a notice, marked PENDING (once); returns them."""
+    due = [e.pk for e in Execution.objects.filter(pk__in=list(execution_ids), notice_status="")
+           .select_related("interface") if notice_due(e)]
+    if due:
+        Execution.objects.filter(pk__in=due, notice_status="").update(notice_status=NoticeStatus.PENDING)
+    return due
+
+
 def notify_execution(execution_id: int) -> bool:
+    """Send the notice of this execution if it needs one and nobody sent it; records the outcome."""
     execution = Execution.objects.select_related("interface", "organisation", "schedule").get(pk=execution_id)
-    recipients = execution.interface.notify_list
-    if not recipients or execution.notified_at or not should_notify(execution):
+    if not notice_due(execution) or execution.notice_status in (NoticeStatus.SENT, NoticeStatus.SENDING):
         return False
-    # claim the notification so a concurrent reaper does not send it twice
-    if not Execution.objects.filter(pk=execution.pk, notified_at__isnull=True).update(notified_at=timezone.now()):
+    if execution.notice_attempts >= max_attempts():
+        return False
+    # claim it (conditional update): a concurrent sender or retry does not send it twice
+    claimed = Execution.objects.filter(pk=execution.pk, notice_status=execution.notice_status,
+                                       notice_attempts=execution.notice_attempts).update(
+        notice_status=NoticeStatus.SENDING, notice_attempts=execution.notice_attempts + 1)
+    if not claimed:
         return False
     subject, body = message_for(execution)
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
-    except Exception:  # noqa: BLE001
-        logger.exception("could not e-mail the failure of execution %s", execution.pk)
-        Execution.objects.filter(pk=execution.pk).update(notified_at=None)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, execution.interface.notify_list, fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - recorded, retried by JOBS_RETRY_NOTICES
+        logger.warning("could not e-mail the failure of execution %s: %s", execution.pk, exc)
+        Execution.objects.filter(pk=execution.pk).update(
+            notice_status=NoticeStatus.FAILED, notice_error=f"{type(exc).__name__}: {exc}"[:300])
         return False
+    Execution.objects.filter(pk=execution.pk).update(notice_status=NoticeStatus.SENT, notified_at=timezone.now(),
+                                                     notice_error="")
     return True

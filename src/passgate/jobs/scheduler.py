@@ -2,7 +2,9 @@
 a schedule is enqueued by whoever moves its next_run_at forward with a
 conditional UPDATE (WHERE next_run_at = the value it read), in the same
 transaction as the task row, so a due run is enqueued exactly once and never
-lost. It also closes the runs of dead workers (expired leases)."""
+lost. It also closes the runs of dead workers (expired leases) — queuing their
+notices for a worker, never sending mail itself — and gives a new organisation
+its built-in (maintenance) schedules."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from django.utils import timezone
 
 from .models import Schedule, Trigger
 from .runner import reap_lost
+from .services import ensure_all_builtin_schedules
 
 logger = logging.getLogger("passgate.jobs")
 
@@ -37,6 +40,10 @@ def tick(now: dt.datetime | None = None) -> list[int]:
 
     now = now or timezone.now()
     reap_lost(now)
+    try:
+        ensure_all_builtin_schedules()  # one query when every organisation has them
+    except Exception:  # noqa: BLE001 - never let it stop the enqueueing of due runs
+        logger.exception("could not create the built-in schedules")
     enqueued = []
     due = (Schedule.objects.filter(enabled=True, interface__enabled=True, next_run_at__lte=now)
            # a schedule running now stays due: it is enqueued once its run is over

@@ -11,15 +11,17 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from passgate.errors import Conflict, InvalidInput, NotFound, PassgateError
+from passgate.errors import Conflict, Forbidden, InvalidInput, NotFound, PassgateError
 from passgate.jobs import registry
 from passgate.jobs.partner_http import PartnerError, check_destination
+from passgate.orgs.models import Role
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, delete_scoped, record_audit, snapshot
 from passgate.orgs.timezones import format_local
 
 from . import secrets as secret_store
-from .models import Execution, Interface, Schedule, Trigger
+from .apps import SYSTEM_TYPE
+from .models import Execution, Interface, Schedule, ScheduleState, Trigger
 from .params import insert_keys, parse_document, parse_parameters, validate
 from .runner import ScheduleBusy, reap_lost, run_schedule, watermark  # noqa: F401 - re-exported
 
@@ -94,10 +96,20 @@ def _save_interface(actor: Actor, interface: Interface, before: dict | None, act
     return interface
 
 
+def _refuse_builtin(interface: Interface, what: str) -> None:
+    if interface.type == SYSTEM_TYPE:
+        raise Conflict(f"the built-in maintenance interface cannot be {what}", field="interface",
+                       code="builtin", expected="an interface of a partner type",
+                       found=f"{interface.name} ({SYSTEM_TYPE})")
+
+
 def create_interface(actor: Actor, *, type: str, name: str, url: str = "", username: str = "", secret: str = "",
                      parameters_text: str = "", notify_emails: str = "", notify_on_warning: bool = False,
                      enabled: bool = True) -> Interface:
     actor.require(Permission.MANAGE_INTERFACES)
+    if type == SYSTEM_TYPE:
+        raise InvalidInput("the maintenance interface is built in: every organisation has one already",
+                           field="type", expected="a partner type", found=type)
     if not (name or "").strip():
         raise InvalidInput("an interface needs a name", field="name", expected="a name", found=name)
     norm_url, parameters, group, text = normalise_interface(type, url, parameters_text)
@@ -116,6 +128,7 @@ def update_interface(actor: Actor, interface: Interface, *, secret: str | None =
     actor.require(Permission.MANAGE_INTERFACES)
     if interface.organisation_id != actor.organisation.pk:
         raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
+    _refuse_builtin(interface, "changed (enable or disable its schedules, or change their frequency)")
     allowed = {"type", "name", "url", "username", "parameters_text", "notify_emails", "notify_on_warning",
                "enabled"}
     unknown = set(fields) - allowed
@@ -148,6 +161,7 @@ def delete_interface(actor: Actor, interface: Interface) -> None:
     actor.require(Permission.MANAGE_INTERFACES)
     if interface.organisation_id != actor.organisation.pk:
         raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
+    _refuse_builtin(interface, "deleted")
     with transaction.atomic():
         record_audit(actor, "delete", interface, snapshot(interface), None)
         interface.delete()
@@ -209,6 +223,8 @@ def reachability(interface: Interface, label: str) -> registry.ConnectionReport:
 
 SCHEDULE_FIELDS = {"function", "name", "enabled", "frequency_minutes", "batch_size", "parameters_text",
                    "date_from", "simulation", "interface"}
+# What may change on a built-in (maintenance) schedule.
+BUILTIN_SCHEDULE_FIELDS = {"enabled", "frequency_minutes"}
 
 
 def prepare_schedule(schedule: Schedule) -> None:
@@ -239,6 +255,7 @@ def create_schedule(actor: Actor, *, interface: Interface, function: str, name: 
     actor.require(Permission.MANAGE_INTERFACES)
     if interface.organisation_id != actor.organisation.pk:
         raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
+    _refuse_builtin(interface, "given schedules by hand (each built-in function has its own)")
     schedule = Schedule(organisation=actor.organisation, interface=interface, function=function, name=name or "",
                         enabled=enabled, frequency_minutes=frequency_minutes, batch_size=batch_size,
                         parameters_text=parameters_text or "", date_from=date_from, simulation=simulation,
@@ -254,10 +271,15 @@ def update_schedule(actor: Actor, schedule: Schedule, **fields: Any) -> Schedule
     actor.require(Permission.MANAGE_INTERFACES)
     if schedule.organisation_id != actor.organisation.pk:
         raise NotFound("no such schedule in this organisation", field="schedule", found=schedule.pk)
-    unknown = set(fields) - SCHEDULE_FIELDS
+    builtin = schedule.interface.type == SYSTEM_TYPE
+    allowed = BUILTIN_SCHEDULE_FIELDS if builtin else SCHEDULE_FIELDS
+    # a form posts every field: only those whose value changes count
+    unknown = {k for k, v in fields.items() if k not in allowed and (k not in SCHEDULE_FIELDS
+                                                                    or getattr(schedule, k, None) != v)}
     if unknown:
-        raise InvalidInput("these fields cannot be changed", field=sorted(unknown)[0],
-                           expected=", ".join(sorted(SCHEDULE_FIELDS)), found=", ".join(sorted(unknown)))
+        raise InvalidInput("these fields cannot be changed" + (" on a built-in schedule" if builtin else ""),
+                           field=sorted(unknown)[0], expected=", ".join(sorted(allowed)),
+                           found=", ".join(sorted(unknown)))
     before = snapshot(Schedule.objects.get(pk=schedule.pk))
     was_enabled = schedule.enabled
     for key, value in fields.items():
@@ -273,6 +295,9 @@ def update_schedule(actor: Actor, schedule: Schedule, **fields: Any) -> Schedule
 
 
 def delete_schedule(actor: Actor, schedule: Schedule) -> None:
+    if schedule.interface.type == SYSTEM_TYPE:
+        raise Conflict("a built-in schedule cannot be deleted (disable it instead)", field="schedule",
+                       code="builtin", expected="a schedule of a partner interface", found=str(schedule))
     delete_scoped(actor, schedule, Permission.MANAGE_INTERFACES)
 
 
@@ -287,7 +312,7 @@ def schedule_warnings(schedule: Schedule) -> list[str]:
         warnings.append(
             f"This recurring schedule keeps a date from ({format_local(schedule, schedule.date_from, '%Y-%m-%d %H:%M')}): every run "
             "handles the tickets changed since that date again"
-            + (" instead of those changed since the last run ending OK or WARNING" if fn.uses_watermark else "")
+            + (" instead of those changed since the position the last run reached" if fn.uses_watermark else "")
             + ". Clear it, or use it in a separate schedule run once (or `passgate run-schedule ID --date-from`).")
     if schedule.simulation and schedule.enabled:
         warnings.append("Simulation mode: nothing is sent to the partner.")
@@ -323,10 +348,137 @@ def interfaces_of(actor: Actor):
 
 
 def schedules_of(actor: Actor):
+    """The organisation's schedules, each with the start of its last run ending OK or WARNING
+    (`last_ok_started_at`): one query for a whole page."""
+    from django.db.models import OuterRef, Subquery
+
     actor.require(Permission.VIEW)
-    return Schedule.objects.filter(organisation=actor.organisation).select_related("interface")
+    last_ok = (Execution.objects.filter(schedule=OuterRef("pk"), status__in=["OK", "WARNING"], simulation=False)
+               .order_by("-started_at").values("started_at")[:1])
+    return (Schedule.objects.filter(organisation=actor.organisation).select_related("interface")
+            .annotate(last_ok_started_at=Subquery(last_ok)))
 
 
 def executions_of(actor: Actor):
     actor.require(Permission.VIEW)
     return Execution.objects.filter(organisation=actor.organisation).select_related("interface")
+
+
+# ---------------------------------------------------------------- built-in schedules
+
+MAINTENANCE_INTERFACE = "passgate maintenance"
+
+
+def builtin_functions() -> list[registry.FunctionSpec]:
+    spec = registry.types().get(SYSTEM_TYPE)
+    return sorted((f for f in spec.functions.values() if f.builtin), key=lambda f: f.name) if spec else []
+
+
+def ensure_builtin_schedules(organisation) -> list[Schedule]:
+    """The organisation's maintenance interface and one schedule per built-in function registered
+    (whoever registered it: jobs, access…). Idempotent; returns the schedules created."""
+    functions = builtin_functions()
+    if not functions:
+        return []
+    if not Interface.objects.filter(organisation=organisation, type=SYSTEM_TYPE).exists():
+        name = MAINTENANCE_INTERFACE
+        if Interface.objects.filter(organisation=organisation, name=name).exists():  # an operator's own
+            name = f"{MAINTENANCE_INTERFACE} (built-in)"
+        try:
+            with transaction.atomic():
+                Interface.objects.create(organisation=organisation, type=SYSTEM_TYPE, name=name,
+                                         singleton_group=SYSTEM_TYPE, enabled=True)
+        except IntegrityError:  # another scheduler made it (one per organisation: a unique index)
+            pass
+    created: list[Schedule] = []
+    with transaction.atomic():
+        # the interface row's lock serialises two schedulers adding the same schedules
+        interface = Interface.objects.select_for_update().get(organisation=organisation, type=SYSTEM_TYPE)
+        have = set(Schedule.objects.filter(interface=interface).values_list("function", flat=True))
+        now = timezone.now()
+        for fn in functions:
+            if fn.name in have:
+                continue
+            created.append(Schedule.objects.create(
+                organisation=organisation, interface=interface, function=fn.name, name=fn.label,
+                frequency_minutes=fn.default_frequency_minutes,
+                next_run_at=now + dt.timedelta(minutes=fn.default_frequency_minutes)))
+    return created
+
+
+def organisations_missing_builtins():
+    """Organisations lacking a schedule of some built-in function (one query)."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from passgate.orgs.models import Organisation
+
+    names = [f.name for f in builtin_functions()]
+    if not names:
+        return Organisation.objects.none()
+    have = (Schedule.objects.filter(organisation=OuterRef("pk"), interface__type=SYSTEM_TYPE, function__in=names)
+            .order_by().values("organisation").annotate(n=Count("function", distinct=True)).values("n"))
+    return (Organisation.objects.annotate(builtins=Coalesce(Subquery(have, output_field=IntegerField()), 0))
+            .filter(builtins__lt=len(names)))
+
+
+def ensure_all_builtin_schedules() -> int:
+    count = 0
+    for organisation in organisations_missing_builtins():
+        count += len(ensure_builtin_schedules(organisation))
+    return count
+
+
+# ---------------------------------------------------------------- the schedule's state store
+
+STATE_WARNING = ("Do not touch this value if you do not know what you are doing. The next run of this schedule "
+                 "starts from it: moving a position back sends again what was sent already (partners are "
+                 "idempotent by id, but it costs a full resend), moving it forward skips tickets that will "
+                 "never be sent, and a wrong partner pagination key loses or repeats feedback.")
+
+
+def _require_administrator(actor: Actor, what: str) -> None:
+    if actor.role != Role.ADMINISTRATOR:
+        raise Forbidden(f"only an administrator may {what}", field="role", expected=Role.ADMINISTRATOR,
+                        found=actor.role)
+
+
+def schedule_state(actor: Actor, schedule: Schedule) -> list[ScheduleState]:
+    """The values the schedule's function keeps between runs (administrators only)."""
+    _require_administrator(actor, "read the state of a schedule")
+    if schedule.organisation_id != actor.organisation.pk:
+        raise NotFound("no such schedule in this organisation", field="schedule", found=schedule.pk)
+    return list(ScheduleState.objects.filter(schedule=schedule).order_by("key"))
+
+
+def set_schedule_state(actor: Actor, schedule: Schedule, key: str, value_text: str | None) -> list[ScheduleState]:
+    """Set one value (JSON text, parsed strictly; empty = remove the key). Administrators only,
+    audited, refused while the schedule runs (the run would overwrite it)."""
+    from .params import parse_document
+
+    _require_administrator(actor, "change the state of a schedule")
+    if schedule.organisation_id != actor.organisation.pk:
+        raise NotFound("no such schedule in this organisation", field="schedule", found=schedule.pk)
+    key = (key or "").strip()
+    if not key or len(key) > 80:
+        raise InvalidInput("a state value needs a key", field="key", expected="1 to 80 characters", found=key)
+    remove = value_text is None or not value_text.strip()
+    value = None if remove else parse_document(value_text, field=f"state.{key}")[0]
+    with transaction.atomic():
+        locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
+        if locked.lease_token and locked.lease_expires_at and locked.lease_expires_at > timezone.now():
+            raise Conflict("the schedule is running: change its state once the run is over", field="schedule",
+                           code="schedule_running", expected="no run in progress", found="a run in progress")
+        current = ScheduleState.objects.filter(schedule=schedule, key=key).first()
+        before = {"key": key, "value": current.value if current else None}
+        if remove:
+            if current is None:
+                raise NotFound("no such state key", field="key", found=key)
+            current.delete()
+        else:
+            ScheduleState.objects.update_or_create(
+                schedule=schedule, key=key,
+                defaults={"organisation": schedule.organisation, "value": value, "updated_at": timezone.now(),
+                          "execution": None, "updated_by": actor.label[:200]})
+        record_audit(actor, "set_state", schedule, before, {"key": key, "value": None if remove else value})
+    return list(ScheduleState.objects.filter(schedule=schedule).order_by("key"))

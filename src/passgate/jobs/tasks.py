@@ -34,3 +34,11 @@ def run_schedule_task(context, schedule_id: int, trigger: str = Trigger.SCHEDULE
         logger.info("schedule %s is running elsewhere; run deferred to %s", schedule_id, run_after)
         return {"schedule": schedule_id, "deferred_to": run_after.isoformat()}
     return {"schedule": schedule_id, "execution": execution.pk, "status": execution.status}
+
+
+@task()
+def send_execution_notice(execution_id: int) -> bool:
+    """Send the failure notice of one execution (queued by the scheduler, which never sends mail)."""
+    from .notifications import notify_execution
+
+    return notify_execution(execution_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from passgate.catalog.models import Category, Performance, PointOfSale, Product, SalesChannel, Tariff
-from passgate.orgs.models import OrgScoped
+from passgate.orgs.models import Organisation, OrgScoped
 
 
 class Gender(models.TextChoices):
@@ -101,6 +101,19 @@ class Sequence(OrgScoped):
         constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="sequence_name_unique")]
 
 
+class ChangeCounter(models.Model):
+    """Per-organisation change sequence of tickets (and of the access change log, which
+    logs under the same numbers). Taken with a row lock by every writer until it commits,
+    so sequence order is commit order: a reader that sees N knows every number below N
+    is committed and visible (see sales.changes)."""
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
+    last_seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id}: {self.last_seq}"
+
+
 class TicketStatus(models.TextChoices):
     NOT_PRINTED = "NOT_PRINTED", "Not printed"
     PRINTED = "PRINTED", "Printed"
@@ -138,10 +151,14 @@ class Ticket(OrgScoped):
     inside = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The organisation's change sequence number of the last change (sales.changes.stamp):
+    # jobs select "changed since" by (change_seq, id), which cannot skip a late commit.
+    change_seq = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["id"]
         indexes = [
+            models.Index(fields=["organisation", "change_seq", "id"], name="ticket_change_seq_idx"),
             models.Index(fields=["organisation", "status", "status_changed_at"], name="ticket_status_changed_idx"),
             models.Index(fields=["organisation", "updated_at"], name="ticket_updated_idx"),
             models.Index(fields=["organisation", "last_controlled_at"], name="ticket_controlled_idx"),

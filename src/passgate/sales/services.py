@@ -35,6 +35,7 @@ from passgate.orgs.services import (
 )
 
 from .barcodes import new_barcode
+from .changes import next_seq
 from .models import (
     Contact,
     Order,
@@ -266,6 +267,10 @@ def _sell_in_transaction(actor: Actor, sale: SaleRequest) -> Order:
                 price=price, currency=org.currency, barcode=new_barcode(org, line.product, line.performance),
                 cultural_contact=line.cultural_contact, status=TicketStatus.NOT_PRINTED, status_changed_at=now,
             ))
+    # the change number last: the counter's lock is held until commit (see sales.changes)
+    seq = next_seq(org.pk)
+    for ticket in tickets:
+        ticket.change_seq = seq
     Ticket.objects.bulk_create(tickets)
     if not all(t.pk for t in tickets):  # backends without RETURNING
         tickets = list(order.tickets.order_by("id"))
@@ -275,7 +280,7 @@ def _sell_in_transaction(actor: Actor, sale: SaleRequest) -> Order:
     after["tickets"] = [t.barcode for t in tickets]
     record_audit(actor, "sell", order, None, after)
     tickets_changed.send(Order, organisation=org, ticket_ids=[t.pk for t in tickets], change="sold",
-                         retired_barcodes=[])
+                         retired_barcodes=[], seq=seq)
     return order
 
 
@@ -295,7 +300,7 @@ def _transition(actor: Actor, ticket: Ticket, operation: str, **changes: Any) ->
     allowed, target = TRANSITIONS[operation]
     now = timezone.now()
     before = snapshot(ticket)
-    updates = {"status": target, "updated_at": now, **changes}
+    updates = {"status": target, "updated_at": now, "change_seq": next_seq(actor.organisation.pk), **changes}
     if target != before["status"]:
         updates["status_changed_at"] = now
     updated = Ticket.objects.filter(pk=ticket.pk, status__in=allowed).update(**updates)
@@ -313,7 +318,7 @@ def print_ticket(actor: Actor, ticket: Ticket, point_of_sale: PointOfSale | None
     with transaction.atomic():
         ticket = _transition(actor, ticket, "print", printed_at=timezone.now(), printed_by=point_of_sale)
         tickets_changed.send(Ticket, organisation=actor.organisation, ticket_ids=[ticket.pk], change="printed",
-                             retired_barcodes=[])
+                             retired_barcodes=[], seq=ticket.change_seq)
     return ticket
 
 
@@ -330,7 +335,7 @@ def reprint_ticket(actor: Actor, ticket: Ticket, point_of_sale: PointOfSale | No
         RetiredBarcode.objects.create(organisation=actor.organisation, ticket=ticket, barcode=old_barcode,
                                       retired_at=now, reason="REPRINT")
         tickets_changed.send(Ticket, organisation=actor.organisation, ticket_ids=[ticket.pk],
-                             change="reprinted", retired_barcodes=[old_barcode])
+                             change="reprinted", retired_barcodes=[old_barcode], seq=ticket.change_seq)
     return ticket
 
 
@@ -340,7 +345,7 @@ def invalidate_ticket(actor: Actor, ticket: Ticket) -> Ticket:
         ticket = _transition(actor, ticket, "invalidate", invalidated_at=timezone.now())
         _release([ticket])
         tickets_changed.send(Ticket, organisation=actor.organisation, ticket_ids=[ticket.pk],
-                             change="invalidated", retired_barcodes=[])
+                             change="invalidated", retired_barcodes=[], seq=ticket.change_seq)
     return ticket
 
 
@@ -350,7 +355,7 @@ def cancel_ticket(actor: Actor, ticket: Ticket) -> Ticket:
         ticket = _transition(actor, ticket, "cancel", cancelled_at=timezone.now())
         _release([ticket])
         tickets_changed.send(Ticket, organisation=actor.organisation, ticket_ids=[ticket.pk], change="cancelled",
-                             retired_barcodes=[])
+                             retired_barcodes=[], seq=ticket.change_seq)
         order = ticket.order
         if not order.tickets.exclude(status__in=[TicketStatus.CANCELLED, TicketStatus.INVALIDATED]).exists():
             Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED, cancelled_at=timezone.now())
@@ -372,15 +377,17 @@ def cancel_order(actor: Actor, order: Order) -> Order:
         live = list(order.tickets.select_for_update().filter(
             status__in=TRANSITIONS["cancel"][0]))
         now = timezone.now()
+        seq = next_seq(actor.organisation.pk)
         Ticket.objects.filter(pk__in=[t.pk for t in live], status__in=TRANSITIONS["cancel"][0]).update(
-            status=TicketStatus.CANCELLED, status_changed_at=now, cancelled_at=now, updated_at=now)
+            status=TicketStatus.CANCELLED, status_changed_at=now, cancelled_at=now, updated_at=now,
+            change_seq=seq)
         _release(live)
         order.refresh_from_db()
         after = snapshot(order)
         after["cancelled_tickets"] = [t.barcode for t in live]
         record_audit(actor, "cancel", order, before, after)
         tickets_changed.send(Order, organisation=actor.organisation, ticket_ids=[t.pk for t in live],
-                             change="cancelled", retired_barcodes=[])
+                             change="cancelled", retired_barcodes=[], seq=seq)
     return order
 
 

@@ -8,14 +8,14 @@ echo sandbox (`passgate sandbox echo`). Its wire format, all in this module:
   idempotent by id, so the call may be repeated.
 
 Function ECHO_TICKETS sends the organisation's tickets changed since the
-watermark and not yet processed, in chunks, and records each outcome.
+position the last run reached (ctx.changed_tickets) whose current status and
+barcode it has not sent yet, in chunks, and records each outcome.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from django.db.models import Q
 from pydantic import BaseModel, ConfigDict, Field
 
 from passgate.jobs.partner_http import PartnerClient, PartnerError, check_http_url
@@ -87,14 +87,9 @@ def echo_tickets(ctx: RunContext) -> None:
     params: EchoTicketsParams = ctx.params
     if params.hold_seconds:
         ctx.sleep(params.hold_seconds)
-    tickets = Ticket.objects.filter(organisation=ctx.organisation, status__in=params.statuses)
-    if ctx.since is not None:
-        tickets = tickets.filter(Q(updated_at__gte=ctx.since) | Q(pk__in=ctx.failed_before()))
-    tickets = ctx.unprocessed(tickets).order_by("id")
-    if ctx.batch_size:
-        tickets = tickets[: ctx.batch_size]
-    selected = list(tickets)
-    ctx.select(len(selected))
+    # the partner keeps a ticket's status and barcode: a cancellation or a reprint is sent again
+    selected = ctx.changed_tickets(Ticket.objects.filter(status__in=params.statuses),
+                                   sent_key=("status", "barcode"))
     if ctx.simulation:
         ctx.record(ItemRecord("SKIPPED", t, message="simulation: not sent") for t in selected)
         ctx.summary = f"simulation: {len(selected)} tickets would be sent"
@@ -113,7 +108,8 @@ def echo_tickets(ctx: RunContext) -> None:
                                           message=r.get("error", ""), mark_processed=ok))
             ctx.record(records)
     ctx.summary = (f"{ctx.counts['done']} tickets echoed, {ctx.counts['failed']} refused"
-                   + (f" (since {ctx.since:%Y-%m-%d %H:%M:%S})" if ctx.since else ""))
+                   + (f" (updated since {ctx.since:%Y-%m-%d %H:%M:%S})" if ctx.execution.date_from_used else "")
+                   + (f", {ctx.remaining} left for the next run" if ctx.remaining else ""))
 
 
 def register() -> None:
@@ -122,4 +118,5 @@ def register() -> None:
     register_function("ECHO", FunctionSpec(
         name="ECHO_TICKETS", label="Echo tickets", run=echo_tickets, params_schema=EchoTicketsParams,
         default_batch_size=1000, max_batch_size=10000, uses_watermark=True,
-        description="Sends the tickets changed since the last run ending OK or WARNING to the echo partner."))
+        description="Sends the tickets changed since the last run (by position in the change sequence) to the "
+                    "echo partner; a cancelled or reprinted ticket is sent again."))

@@ -37,14 +37,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("schedule_id", type=int)
         parser.add_argument("--date-from", default=None,
-                            help="handle what changed since this date instead of the watermark")
+                            help="a one-off catch-up: handle the tickets updated since this date (the schedule's "
+                                 "position is left as it is)")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, schedule_id, date_from, no_progress, **options):
         from tqdm import tqdm
 
         from passgate.jobs.models import ExecutionStatus, Schedule
-        from passgate.jobs.runner import run_schedule
+        from passgate.jobs.runner import REMAINING_COUNT_LIMIT, run_schedule
 
         if options.get("verbosity", 1) < 2:  # partner calls are on the execution; -v 2 shows them here too
             logging.getLogger("passgate.partner").setLevel(logging.WARNING)
@@ -59,6 +60,9 @@ class Command(BaseCommand):
             except PassgateError as exc:
                 raise CommandError(str(exc)) from None
         self.stdout.write(f"execution #{execution.pk}: {execution.status} — {execution.summary}")
+        if execution.remaining is not None:
+            more = "+" if execution.remaining >= REMAINING_COUNT_LIMIT else ""
+            self.stdout.write(f"left for the next run: {execution.remaining}{more}")
         if execution.error:
             self.stderr.write(f"error: {execution.error}")
         if execution.status == ExecutionStatus.ERROR:
