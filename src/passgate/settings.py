@@ -187,6 +187,11 @@ TASKS = {
 
 # Secrets at rest (interface passwords, API keys): Fernet keys, newest first.
 # Rotating = prepend a new key; old ones still decrypt until re-encrypted.
+# The largest request body the API reads (bytes); a bigger one is refused with 413.
+# Django's own limit (forms, the admin) is raised to match when this one is larger.
+PASSGATE_API_MAX_BODY_BYTES = int(env("PASSGATE_API_MAX_BODY_BYTES", str(2_621_440)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, PASSGATE_API_MAX_BODY_BYTES)
+
 FERNET_KEYS = env_list("PASSGATE_FERNET_KEYS", "")
 if PRODUCTION and not FERNET_KEYS:
     raise ImproperlyConfigured("PASSGATE_FERNET_KEYS: production mode needs at least one Fernet key")

@@ -24,7 +24,16 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from passgate.catalog.models import Category, Performance, Product, Tariff, Validity
-from passgate.errors import Conflict, Forbidden, InvalidInput, NotFound, PassgateError
+from passgate.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PassgateError,
+    WrongShape,
+    expect_text,
+    shown,
+)
 from passgate.orgs.models import Organisation
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import (
@@ -358,7 +367,7 @@ def touch_device(device: Device) -> None:
 
 def clean_barcode(barcode: Any, field: str = "barcode") -> str:
     if not isinstance(barcode, str):
-        raise InvalidInput("the barcode must be text", field=field, expected="text", found=barcode)
+        raise WrongShape("the barcode must be text", field=field, expected="text", found=shown(barcode))
     value = barcode.strip()
     if not value:
         raise InvalidInput("the barcode is empty", field=field, expected="the barcode as read", found=barcode)
@@ -372,6 +381,8 @@ def clean_barcode(barcode: Any, field: str = "barcode") -> str:
 
 
 def clean_nonce(nonce: Any, field: str = "nonce") -> str:
+    if nonce is not None and not isinstance(nonce, str):
+        raise WrongShape("the nonce must be text", field=field, expected="text (e.g. a UUID)", found=shown(nonce))
     if not isinstance(nonce, str) or not nonce.strip() or len(nonce) > MAX_NONCE or not nonce.isprintable():
         raise InvalidInput("every scan needs a nonce, unique per device", field=field,
                            expected=f"1 to {MAX_NONCE} characters (e.g. a UUID)", found=nonce)
@@ -382,7 +393,7 @@ def clean_direction(direction: Any, field: str = "direction") -> str:
     value = (direction or Direction.ENTRY)
     value = value.upper() if isinstance(value, str) else value
     if value not in Direction.values:
-        raise InvalidInput("unknown direction", field=field, expected="ENTRY or EXIT", found=direction)
+        raise WrongShape("unknown direction", field=field, expected="ENTRY or EXIT", found=shown(direction))
     return value
 
 
@@ -394,7 +405,8 @@ def clean_time(value: Any, field: str) -> dt.datetime:
             raise InvalidInput("not a date and time", field=field, expected="ISO 8601 with a time zone",
                                found=value) from None
     if not isinstance(value, dt.datetime):
-        raise InvalidInput("not a date and time", field=field, expected="ISO 8601 with a time zone", found=value)
+        raise WrongShape("not a date and time", field=field, expected="ISO 8601 with a time zone",
+                         found=shown(value))
     if value.tzinfo is None:
         raise InvalidInput("the time zone is missing", field=field,
                            expected="ISO 8601 with a time zone, e.g. 2026-05-01T19:30:00Z", found=value.isoformat())
@@ -1022,18 +1034,19 @@ def _ticket_history_conflicts(scan_row: Scan, ticket: Ticket, retired, sector: S
     return found
 
 
-def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool) -> HistoryItem:
-    where = f"scans[{index}]"
+def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool,
+                   batch: str = "scans") -> HistoryItem:
+    where = f"{batch}[{index}]"
     if not isinstance(raw, dict):
-        raise InvalidInput("each scan must be an object", field=where, expected="an object", found=raw)
+        raise WrongShape("each scan must be an object", field=where, expected="an object", found=shown(raw))
     decision = raw.get("decision", Decision.GRANTED if need_ref else None)
-    if decision not in Decision.values:
-        raise InvalidInput("unknown decision", field=f"{where}.decision", expected="GRANTED or DENIED",
-                           found=decision)
+    if decision not in Decision.values:  # a list or an object is never one of them
+        raise WrongShape("unknown decision", field=f"{where}.decision", expected="GRANTED or DENIED",
+                         found=shown(decision))
     reason = raw.get("reason") or ""
     if reason and reason not in Reason.values:
-        raise InvalidInput("unknown reason code", field=f"{where}.reason", expected=", ".join(Reason.values),
-                           found=reason)
+        raise WrongShape("unknown reason code", field=f"{where}.reason", expected=", ".join(Reason.values),
+                         found=shown(reason))
     if raw.get("scanned_at") is None and raw.get("controlled_at") is not None:
         raw = {**raw, "scanned_at": raw["controlled_at"]}  # the S-360 name for imported controls
     if raw.get("scanned_at") is None:
@@ -1051,7 +1064,7 @@ def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool) ->
         nonce=clean_nonce(raw.get("nonce"), f"{where}.nonce") if need_nonce else "",
         reason=reason,
         external_ref=ref.strip() if need_ref else None,
-        gate=str(raw.get("gate") or "")[:100],
+        gate=expect_text(raw.get("gate") or "", f"{where}.gate")[:100],
     )
 
 
@@ -1099,8 +1112,8 @@ def import_controls(actor: Actor, items: list[Any], *, now: dt.datetime | None =
     parsed = []
     sectors: dict[str, Sector] = {}
     for i, raw in enumerate(items):
-        item = _parse_history(raw, i, need_nonce=False, need_ref=True)
-        code = raw.get("sector")
+        item = _parse_history(raw, i, need_nonce=False, need_ref=True, batch="controls")
+        code = expect_text(raw.get("sector"), f"controls[{i}].sector")
         if code and code not in sectors:
             sec = Sector.objects.filter(organisation=actor.organisation, code=code).first()
             if sec is None:
@@ -1222,10 +1235,11 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
         for i, raw in enumerate(items):
             where = f"barcodes[{i}]"
             if not isinstance(raw, dict):
-                raise InvalidInput("each barcode must be an object", field=where, expected="an object", found=raw)
+                raise WrongShape("each barcode must be an object", field=where, expected="an object",
+                                 found=shown(raw))
             barcode = clean_barcode(raw.get("barcode"), f"{where}.barcode")
-            season_code = str(raw.get("season_code") or "").strip()
-            product_code = str(raw.get("product_code") or "").strip()
+            season_code = expect_text(raw.get("season_code"), f"{where}.season_code").strip()
+            product_code = expect_text(raw.get("product_code"), f"{where}.product_code").strip()
             if not season_code:
                 raise InvalidInput("season_code is required", field=f"{where}.season_code", expected="a season code")
             if not product_code:
@@ -1233,8 +1247,8 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
                                    expected="a product code")
             status = raw.get("status") or ExternalBarcodeStatus.ACTIVE
             if status not in ExternalBarcodeStatus.values:
-                raise InvalidInput("unknown status", field=f"{where}.status", expected="ACTIVE or BLOCKED",
-                                   found=status)
+                raise WrongShape("unknown status", field=f"{where}.status", expected="ACTIVE or BLOCKED",
+                                 found=shown(status))
             valid_from = clean_time(raw["valid_from"], f"{where}.valid_from") if raw.get("valid_from") else None
             valid_until = clean_time(raw["valid_until"], f"{where}.valid_until") if raw.get("valid_until") else None
             if Ticket.objects.filter(organisation=actor.organisation, barcode=barcode).exists():
@@ -1244,7 +1258,7 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
             if tariff is None:
                 unmapped.add(f"{season_code}/{product_code}")
             values = {"source": source, "season_code": season_code, "product_code": product_code,
-                      "category_code": str(raw.get("category_code") or "")[:40], "tariff": tariff,
+                      "category_code": expect_text(raw.get("category_code"), f"{where}.category_code")[:40], "tariff": tariff,
                       "product_id": tariff.product_id if tariff else None, "status": status,
                       "valid_from": valid_from, "valid_until": valid_until}
             ext = ExternalBarcode.objects.filter(organisation=actor.organisation, barcode=barcode).first()
@@ -1252,7 +1266,7 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
                 ext = ExternalBarcode(organisation=actor.organisation, barcode=barcode, **values)
                 if status == ExternalBarcodeStatus.BLOCKED:
                     ext.blocked_at = timezone.now()
-                    ext.block_reason = str(raw.get("block_reason") or "BLOCKED")[:60]
+                    ext.block_reason = expect_text(raw.get("block_reason") or "BLOCKED", f"{where}.block_reason")[:60]
                 ext.save()
                 created += 1
                 changed_ids.append(ext.pk)
@@ -1266,7 +1280,7 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
                 setattr(ext, k, v)
             if "status" in diff:
                 ext.blocked_at = timezone.now() if status == ExternalBarcodeStatus.BLOCKED else None
-                ext.block_reason = str(raw.get("block_reason") or "BLOCKED")[:60] if ext.blocked_at else ""
+                ext.block_reason = expect_text(raw.get("block_reason") or "BLOCKED", f"{where}.block_reason")[:60] if ext.blocked_at else ""
             ext.save()
             updated += 1
             changed_ids.append(ext.pk)
