@@ -334,6 +334,10 @@ def validation_detail(err: dict[str, Any]) -> dict[str, Any]:
     kind = err.get("type", "")
     ctx = {k: _bound(err.get("ctx") or {}, k) for k in (err.get("ctx") or {})}
     field = field_of(err.get("loc", ()))
+    if kind in ("too_long", "too_short") and isinstance(err.get("input"), str):
+        # A length constraint applied after a validator reports as a collection's.
+        kind = f"string_{kind}"
+        err = {**err, "type": kind}
     if kind == "missing":
         return {"code": "required", "field": field, "message": "this field is required",
                 "expected": "a value", "found": "nothing"}
