@@ -1054,8 +1054,9 @@ def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool,
                            expected="ISO 8601 with a time zone")
     ref = raw.get("reference")
     if need_ref and (not isinstance(ref, str) or not ref.strip() or len(ref) > 150 or not ref.isprintable()):
-        raise InvalidInput("every control needs a reference (its idempotency key)", field=f"{where}.reference",
-                           expected="1 to 150 characters, unique per control", found=ref)
+        refusal = WrongShape if ref is not None and not isinstance(ref, str) else InvalidInput
+        raise refusal("every control needs a reference (its idempotency key)", field=f"{where}.reference",
+                      expected="1 to 150 characters, unique per control", found=shown(ref))
     return HistoryItem(
         barcode=clean_barcode(raw.get("barcode"), f"{where}.barcode"),
         scanned_at=clean_time(raw.get("scanned_at"), f"{where}.scanned_at"),
