@@ -196,6 +196,9 @@ def test_nul_anywhere_is_a_422_naming_the_field(mine):
     raw = '{"channel_id": 1, "lines": [{"product_id": 1, "tariff_id": 1, "seat": "A\\u0000"}]}'
     error = _error(_post_raw(mine, "/orders", raw), 422, "lines[0].seat")
     assert error["found"] == "'A\\x00'"
+    # Free-form JSON (a sector's connector options) has no text type to refuse it: the parser does.
+    raw = '{"code": "S", "name": "S", "connector_options": {"url": ["http://x", "a\\u0000"]}}'
+    _error(_post_raw(mine, "/access/sectors", raw), 422, "connector_options.url[1]")
     status = mine.api.client.get("/api/v1/contacts", {"search": "a\x00b"})
     assert _error(status, 422, "search")["code"] == "invalid"
 
