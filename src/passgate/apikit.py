@@ -81,7 +81,7 @@ class ErrorOut(Schema):
 # The error statuses every operation may answer (documented so clients and
 # schemathesis know them).
 ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
-                                    409: ErrorOut, 422: ErrorOut}
+                                    409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 
 
 def responses(ok: Any, status: int = 200, **more: Any) -> dict[int, Any]:
