@@ -1,22 +1,25 @@
 """The REST API: one NinjaAPI at /api/, routers per room under /api/v1/.
 
 Every error is JSON with a stable `code`, the `field` at fault and a `message`
-a person understands (plus `expected` / `found` when they help)."""
+a person understands, with `expected` and `found`. Nothing a client sends
+makes it answer 500: the body parser (apikit.JsonParser) refuses what no
+database stores, the handlers below translate every refusal, and any path
+under /api answers JSON."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import PathView
 from ninja.security import HttpBearer
 
-from passgate.apikit import ErrorOut
-from passgate.errors import InvalidInput, PassgateError
+from passgate.apikit import ErrorOut, JsonParser, body_too_large, validation_details
+from passgate.errors import PassgateError
 from passgate.orgs.services import Actor, authenticate_token
 
 
@@ -32,15 +35,35 @@ class TokenAuth(HttpBearer):
 # ErrorOut lives in apikit so that routers can use it without importing this module.
 ErrorOut = ErrorOut
 
+TITLE = "passgate API"
+VERSION = "1"
 
-api = NinjaAPI(
-    title="passgate API",
-    version="1",
+class PassgateAPI(NinjaAPI):
+    """ninja drops the input of each validation error; an error here says what was
+    found (shown by its kind for a list or an object, never dumped), so keep it."""
+
+    def validation_error_from_error_contexts(self, error_contexts: list[Any]) -> ValidationError:
+        errors: list[dict[str, Any]] = []
+        for context in error_contexts:
+            model = context.model
+            for error in context.pydantic_validation_error.errors(include_url=False):
+                error["loc"] = (model.__ninja_param_source__,) + model.__ninja_flatten_map_reverse__.get(
+                    error["loc"], error["loc"])
+                if isinstance((error.get("ctx") or {}).get("error"), Exception):
+                    error["ctx"]["error"] = str(error["ctx"]["error"])
+                errors.append(dict(error))
+        return ValidationError(errors)
+
+
+api = PassgateAPI(
+    title=TITLE,
+    version=VERSION,
     description="Ticketing back office: catalogue, contacts, orders (files), tickets, access control, jobs.",
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
     auth=TokenAuth(),
+    parser=JsonParser(),
 )
 
 
@@ -53,28 +76,11 @@ def on_passgate_error(request: HttpRequest, exc: PassgateError) -> HttpResponse:
     return error_response(request, exc.http_status, exc.as_dict())
 
 
-def _field_of(loc: list[Any]) -> str | None:
-    # ninja locations start with "body"/"query"/"path" and the parameter name.
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "form", "header", "cookie", "payload")]
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
-    return out or None
-
-
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    details = []
-    for err in exc.errors:
-        found = err.get("input")
-        detail = {"code": "invalid", "field": _field_of(list(err.get("loc", []))), "message": err.get("msg", "")}
-        if err.get("type") == "missing":
-            detail["code"] = "required"
-            detail["message"] = "this field is required"
-        elif found is not None and not isinstance(found, dict | list):
-            detail["found"] = str(found)[:200]
-        details.append(detail)
-    first = details[0] if details else {"code": "invalid", "field": None, "message": "invalid request"}
+    details = validation_details(list(exc.errors))
+    first = details[0] if details else {"code": "invalid", "field": None, "message": "invalid request",
+                                        "expected": "a valid request", "found": "something else"}
     return error_response(request, 422, {**first, "errors": details})
 
 
@@ -87,23 +93,32 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
     })
 
 
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE before our parser sees it.
+    return on_passgate_error(request, body_too_large(request.META.get("CONTENT_LENGTH")))
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, PassgateError):  # refused by our parser; ninja wrapped it
+        return on_passgate_error(request, cause)
+    if isinstance(cause, RequestDataTooBig):
+        return on_body_too_large(request, cause)
     message = str(exc)
     if exc.status_code == 400 and message.startswith("Cannot parse request body"):
-        return error_response(request, 400, {"code": "invalid_json", "field": "body", "message": message,
-                                             "expected": "a JSON document"})
+        found = str(cause)[:200] if isinstance(cause, ValueError) else "something else"
+        return error_response(request, 400, {"code": "invalid_json", "field": "body",
+                                             "message": "the request body is not valid JSON",
+                                             "expected": "a JSON document (UTF-8)", "found": found})
     return error_response(request, exc.status_code, {"code": "http_error", "field": None, "message": message})
 
 
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    import logging
-
     if isinstance(exc, HttpResponse):  # pragma: no cover
         return exc
-    from django.http import Http404
-
     if isinstance(exc, Http404):
         return error_response(request, 404, {"code": "not_found", "field": None, "message": "not found"})
     logging.getLogger("passgate.api").exception("unexpected error")
@@ -111,44 +126,28 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
                                          "message": "an unexpected error occurred; it has been logged"})
 
 
-# ---------------------------------------------------------------- pagination
+# ---------------------------------------------------------------- the index
 
-MAX_PAGE = 1000
-
-
-def encode_cursor(value: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{value}".encode()).decode().rstrip("=")
+def index_document() -> dict[str, Any]:
+    return {"name": TITLE, "version": VERSION,
+            "links": {"v1": "/api/v1/", "docs": "/api/docs", "openapi": "/api/openapi.json"}}
 
 
-def decode_cursor(cursor: str | None, field: str = "cursor") -> int:
-    if not cursor:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind != "id":
-            raise ValueError
-        after = int(value)
-        if not 0 <= after < 2**63:  # beyond a 64-bit key the database would overflow
-            raise ValueError
-        return after
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("this cursor was not produced by passgate", field=field,
-                           expected="the next_cursor of a previous page", found=cursor) from None
+@api.get("/", auth=None, include_in_schema=False)
+def index(request: HttpRequest) -> Any:
+    return index_document()
 
 
-def paginate(queryset, cursor: str | None, limit: int, serialize) -> dict[str, Any]:
-    """Keyset pagination by id: stable while rows are added, opaque to clients."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("page size out of range", field="limit", expected=f"1 to {MAX_PAGE}", found=limit)
-    after = decode_cursor(cursor)
-    rows = list(queryset.filter(pk__gt=after).order_by("pk")[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {
-        "items": [serialize(r) for r in rows],
-        "next_cursor": encode_cursor(rows[-1].pk) if more and rows else None,
-    }
+def index_without_slash(request: HttpRequest) -> HttpResponse:
+    """/api (no slash): the same index for GET/HEAD, a JSON refusal otherwise (no redirect
+    that a POST could not follow)."""
+    if request.method in ("GET", "HEAD"):
+        return JsonResponse(index_document())
+    response = JsonResponse({"code": "method_not_allowed", "field": None,
+                             "message": "the API index only answers GET; the endpoints are under /api/v1/",
+                             "expected": "GET", "found": request.method}, status=405)
+    response["Allow"] = "GET, HEAD"
+    return response
 
 
 def register_routers() -> None:

@@ -50,6 +50,18 @@ class InvalidInput(PassgateError):
     http_status = 400
 
 
+class WrongShape(InvalidInput):
+    """The input does not have the documented shape (a list where text is expected,
+    a character the databases refuse): 422, like the schema's own refusals."""
+
+    http_status = 422
+
+
+class BodyTooLarge(PassgateError):
+    code = "body_too_large"
+    http_status = 413
+
+
 class NotFound(PassgateError):
     code = "not_found"
     http_status = 404
@@ -66,6 +78,33 @@ class Conflict(PassgateError):
 
     code = "conflict"
     http_status = 409
+
+
+def shown(value: Any, limit: int = 100) -> str:
+    """A value as an error's `found`: a list or an object by its kind (never dumped
+    whole), text quoted with its control characters and lone surrogates escaped."""
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= limit else text[: limit - 4] + "…'"
+    return str(value)[:limit]
+
+
+def expect_text(value: Any, field: str, *, optional: bool = True) -> str:
+    """Raw input (a `list[Any]` item) that must be text: a list or an object there is
+    a 422 naming the field, not a crash further down (`str([...])`, an unhashable key)."""
+    if value is None and optional:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise WrongShape("must be text", field=field, expected="a string", found=shown(value))
+    return str(value)
 
 
 def from_validation_error(exc: Any) -> InvalidInput:

@@ -201,6 +201,11 @@ TASKS = {
 
 # Secrets at rest (interface passwords, API keys): Fernet keys, newest first.
 # Rotating = prepend a new key; old ones still decrypt until re-encrypted.
+# The largest request body the API reads (bytes); a bigger one is refused with 413.
+# Django's own limit (forms, the admin) is raised to match when this one is larger.
+PASSGATE_API_MAX_BODY_BYTES = int(env("PASSGATE_API_MAX_BODY_BYTES", str(2_621_440)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, PASSGATE_API_MAX_BODY_BYTES)
+
 FERNET_KEYS = env_list("PASSGATE_FERNET_KEYS", "")
 FERNET_KEY_EXPECTED = "a Fernet key: 32 bytes in url-safe base64 (44 characters, from Fernet.generate_key())"
 _URLSAFE_BASE64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")

@@ -3,7 +3,7 @@ from django.http import HttpResponse
 from django.urls import path
 from django.views.generic import RedirectView
 
-from passgate.api import api
+from passgate.api import api, index_without_slash
 
 
 def healthz(request):
@@ -18,5 +18,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz),
     path("admin/", admin.site.urls),
+    path("api", index_without_slash),
     path("api/", api.urls),
 ]

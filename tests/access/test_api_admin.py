@@ -148,7 +148,7 @@ def test_controls_import_is_idempotent_and_flags_conflicts(venue, api_client):
         {"barcode": t1.barcode, "scanned_at": at, "reference": "gate7-003"}]})
     assert [c["kind"] for c in r.json()["conflicts"]] == ["DOUBLE_ENTRY"]
     r = post(api_client, "/api/v1/access/controls/import", {"controls": [{"barcode": "X", "scanned_at": at}]})
-    assert r.status_code == 400 and r.json()["field"] == "scans[0].reference"
+    assert r.status_code == 400 and r.json()["field"] == "controls[0].reference"
 
 
 def test_external_barcodes_over_http(venue, api_client, catalogue):

@@ -221,7 +221,7 @@ def test_http_scan_and_errors_name_the_field(venue):
     assert r.status_code == 400 and r.json()["field"] == "scanned_at" and r.json()["found"] == "yesterday"
     r = client.post("/api/v1/access/scans", {"barcode": "X", "nonce": "n4", "direction": "SIDEWAYS"},
                     content_type="application/json")
-    assert r.status_code == 400 and r.json()["field"] == "direction"
+    assert r.status_code == 422 and r.json()["field"] == "direction"  # an unknown enum value
     r = client.post("/api/v1/access/scans", {"barcode": "  ", "nonce": "n5"}, content_type="application/json")
     assert r.status_code == 400 and r.json()["field"] == "barcode"
     r = client.post("/api/v1/access/scans", "{not json", content_type="application/json")

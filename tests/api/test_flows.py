@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from passgate.catalog import services as catalog
+from passgate.catalog.models import SalesChannel
 from passgate.orgs.models import Role
 from passgate.sales.models import Ticket, TicketStatus
 
@@ -258,3 +260,27 @@ def test_openapi_and_docs_are_served(client):
     assert response.status_code == 200
     assert "/api/v1/tickets/{id}/reprint" in response.json()["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_same_reference_different_request_is_a_409_naming_the_difference(api, mine):
+    cat = mine.cat
+    line = {"product_id": cat.pass_product.pk, "tariff_id": cat.pass_tariff.pk, "quantity": 2}
+    body = {"channel_id": cat.box_office.pk, "external_reference": "PARTNER-43", "lines": [line]}
+    status, first = api.post("/orders", body)
+    assert status == 201
+    status, error = api.post("/orders", body | {"lines": [line | {"quantity": 3}]})
+    assert status == 409, error
+    assert error["code"] == "idempotency_conflict" and error["field"] == "external_reference"
+    assert "lines[0].quantity: 2 ≠ 3" in error["message"] and error["found"] == "lines[0].quantity: 2 ≠ 3"
+    assert first["file_number"] in error["expected"]
+    status, error = api.post("/orders", body | {"payment_mode": "CASH", "buyer_id": mine.buyer.pk})
+    assert status == 409 and error["found"] == f"buyer_id: none ≠ {mine.buyer.pk}; payment_mode: CARD ≠ CASH"
+    status, error = api.post("/orders", body | {"lines": [line, line]})
+    assert status == 409 and error["found"] == "lines: 1 lines ≠ 2 lines"
+    # The same request again is still the same order, and nothing was sold by the refusals.
+    status, again = api.post("/orders", body)
+    assert status == 200 and again["id"] == first["id"]
+    assert Ticket.objects.filter(order__external_reference="PARTNER-43").count() == 2
+    # Another channel is another namespace of references.
+    other = catalog.create(mine.actor, SalesChannel, code="WEB", name="Web", type="INTERNET")
+    assert api.post("/orders", body | {"channel_id": other.pk, "lines": [line | {"quantity": 3}]})[0] == 201

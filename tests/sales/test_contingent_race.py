@@ -93,3 +93,36 @@ def test_same_external_reference_racing_makes_one_order(catalogue):
     orders = {r.pk for r in results if isinstance(r, sales.Order)}
     assert len(orders) == 1, results
     assert Ticket.objects.filter(order_id__in=orders).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rounds", [3])
+def test_one_reference_two_different_requests_racing_one_201_one_409(catalogue, rounds):
+    """Over HTTP, released at once: the service, behind the unique constraint, decides —
+    never two orders, never a silent 200 for a request that asked for something else."""
+    import json
+
+    from django.test import Client
+
+    from passgate.orgs.services import issue_api_token
+
+    _, token = issue_api_token(catalogue.actor, "race", "ADMINISTRATOR")
+
+    def body(reference: str, quantity: int) -> str:
+        return json.dumps({"channel_id": catalogue.box_office.pk, "external_reference": reference,
+                           "lines": [{"product_id": catalogue.pass_product.pk, "tariff_id": catalogue.pass_tariff.pk,
+                                      "quantity": quantity}]})
+
+    for round_ in range(rounds):
+        reference = f"PARTNER-{round_}"
+        results = race(lambda i, reference=reference: Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
+            "/api/v1/orders", data=body(reference, 2 + i), content_type="application/json"), 2)
+        statuses = sorted(r.status_code for r in results)
+        assert statuses == [201, 409], [r.content[:300] for r in results]
+        refused = next(r.json() for r in results if r.status_code == 409)
+        assert refused["code"] == "idempotency_conflict" and refused["field"] == "external_reference"
+        assert refused["found"] in ("lines[0].quantity: 2 ≠ 3", "lines[0].quantity: 3 ≠ 2"), refused
+        orders = sales.Order.objects.filter(external_reference=reference)
+        assert orders.count() == 1
+        winner = next(r.json() for r in results if r.status_code == 201)
+        assert Ticket.objects.filter(order=orders.get()).count() == len(winner["tickets"])

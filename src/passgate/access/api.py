@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -17,6 +17,7 @@ from ninja import Query, Router, Schema
 from ninja.security import HttpBearer
 from pydantic import Field, field_validator
 
+from passgate.apikit import decode_cursor, encode_cursor
 from passgate.catalog.models import Category, Performance, Product, Tariff
 from passgate.errors import InvalidInput, NotFound
 from passgate.jobs.models import Interface
@@ -24,7 +25,7 @@ from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
 
 from . import lists, package, services
-from .models import AccessRule, Device, Door, Scan, ScanConflict, Sector
+from .models import AccessRule, Decision, Device, DeviceKind, Door, Reason, Scan, ScanConflict, Sector
 from .reports import attendance
 
 PREFIX = "/v1/access/"
@@ -220,7 +221,7 @@ def create_door(request: HttpRequest, payload: DoorIn):
 class DeviceIn(In):
     door: str
     name: str
-    kind: str = "SCANNER"
+    kind: Literal[tuple(DeviceKind.values)] = "SCANNER"  # type: ignore[valid-type]
 
 
 def _device_out(d: Device) -> dict[str, Any]:
@@ -310,8 +311,8 @@ def put_settings(request: HttpRequest, payload: SettingsIn):
 # ---------------------------------------------------------------- scans, conflicts, attendance
 
 class ScanFilter(Schema):
-    decision: str | None = None
-    reason: str | None = None
+    decision: Literal[tuple(Decision.values)] | None = None  # type: ignore[valid-type]
+    reason: Literal[tuple(Reason.values)] | None = None  # type: ignore[valid-type]
     device: int | None = None
     door: str | None = None
     barcode: str | None = None
@@ -334,8 +335,6 @@ def _scan_out(s: Scan) -> dict[str, Any]:
 
 @router.get("/scans", summary="Scans, newest first; filter by decision, reason, device, door, time, barcode")
 def list_scans(request: HttpRequest, filters: Query[ScanFilter]):
-    from passgate.api import decode_cursor, encode_cursor
-
     actor = _actor(request, Permission.VIEW)
     if not 1 <= filters.limit <= 1000:
         raise InvalidInput("page size out of range", field="limit", expected="1 to 1000", found=filters.limit)

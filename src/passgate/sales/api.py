@@ -163,8 +163,9 @@ def _ref(actor: Actor, model, field: str, pk: int | None):
 @router.post("/orders", response=responses(s.OrderDetailOut, 201, **{"200": s.OrderDetailOut}),
              operation_id="create_order",
              summary="Sell: create an order (file) and its tickets",
-             description="Idempotent by external_reference: sending the same reference on the same channel "
-                         "again returns the order created the first time (status 200 instead of 201).")
+             description="Idempotent by external_reference: the same reference on the same channel with the "
+                         "same request returns the order created the first time (200 instead of 201); with a "
+                         "different request it is refused (409 idempotency_conflict, naming what differs).")
 def create_order(request: HttpRequest, payload: s.OrderIn) -> Any:
     actor: Actor = request.auth
     actor.require(Permission.SELL)
@@ -187,12 +188,10 @@ def create_order(request: HttpRequest, payload: s.OrderIn) -> Any:
         point_of_sale=_ref(actor, PointOfSale, "point_of_sale_id", payload.point_of_sale_id),
         payment_mode=payload.payment_mode, external_reference=payload.external_reference,
     )
-    existed = bool(payload.external_reference) and Order.objects.filter(
-        organisation=actor.organisation, channel=channel, external_reference=payload.external_reference).exists()
     with input_names("channel", "point_of_sale", "buyer", "product", "tariff", "performance", "category",
                      "cultural_contact"):
-        order = services.sell(actor, sale)
-    return Status(200 if existed else 201, order_detail(actor, order.pk))
+        order, created = services.sell_once(actor, sale)
+    return Status(201 if created else 200, order_detail(actor, order.pk))
 
 
 @router.get("/orders", response=responses(s.OrderPage), operation_id="list_orders",

@@ -70,6 +70,10 @@ class Order(OrgScoped):
     payment_mode = models.CharField(max_length=20, choices=PaymentMode.choices, default=PaymentMode.CARD)
     # Idempotency key for retried sales (partner order number, STX file line…).
     external_reference = models.CharField(max_length=120, null=True, blank=True)
+    # What the request with that reference asked for, so that a retry is recognised as the same
+    # sale (200, the same order) and a different sale under the same reference is refused (409).
+    request_digest = models.CharField(max_length=64, blank=True, default="")
+    request_summary = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.CONFIRMED)
     total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     currency = models.CharField(max_length=3)

@@ -4,6 +4,8 @@ conditional updates, so two clerks racing on one ticket cannot both win."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -220,29 +222,89 @@ def _release(tickets: list[Ticket]) -> None:
         Product.objects.filter(pk=ticket.product_id, sold_count__gt=0).update(sold_count=F("sold_count") - 1)
 
 
-def sell(actor: Actor, sale: SaleRequest) -> Order:
-    """Create an order (file) and its tickets. Idempotent by external_reference."""
+def sale_summary(sale: SaleRequest) -> dict[str, Any]:
+    """What a sale asks for, in the API's names (ids), canonical: equal requests, equal summaries."""
+    def pk(obj: Any) -> int | None:
+        return None if obj is None else obj.pk
+
+    return {
+        "channel_id": sale.channel.pk, "buyer_id": pk(sale.buyer), "point_of_sale_id": pk(sale.point_of_sale),
+        "payment_mode": str(sale.payment_mode),
+        "lines": [{"product_id": pk(line.product), "tariff_id": pk(line.tariff),
+                   "performance_id": pk(line.performance), "category_id": pk(line.category), "seat": line.seat or "",
+                   "cultural_contact_id": pk(line.cultural_contact), "quantity": line.quantity,
+                   "price": None if line.price is None else str(line.price)} for line in sale.lines],
+    }
+
+
+def summary_digest(summary: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(summary, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def summary_differences(first: Any, then: Any, path: str = "") -> list[str]:
+    """Where two summaries differ: ["lines[0].quantity: 2 ≠ 3", …] (first request ≠ this one)."""
+    if isinstance(first, dict) and isinstance(then, dict):
+        out: list[str] = []
+        for key in sorted(set(first) | set(then)):
+            out += summary_differences(first.get(key), then.get(key), f"{path}.{key}" if path else key)
+        return out
+    if isinstance(first, list) and isinstance(then, list):
+        if len(first) != len(then):
+            return [f"{path}: {len(first)} lines ≠ {len(then)} lines"]
+        return [d for i, (a, b) in enumerate(zip(first, then, strict=True))
+                for d in summary_differences(a, b, f"{path}[{i}]")]
+    if first != then:
+        return [f"{path}: {'none' if first is None else first} ≠ {'none' if then is None else then}"]
+    return []
+
+
+def _replay(order: Order, summary: dict[str, Any]) -> Order:
+    """A retry of a sale already made: the same order if it asks for the same, else 409."""
+    if order.request_digest and order.request_digest != summary_digest(summary):
+        differences = summary_differences(order.request_summary, summary) or ["the request"]
+        raise Conflict(f"external reference {order.external_reference!r} was already used for file "
+                       f"{order.file_number} with a different request: {'; '.join(differences[:5])}",
+                       code="idempotency_conflict", field="external_reference",
+                       expected=f"the same request as file {order.file_number}, or a new reference",
+                       found="; ".join(differences[:5]))
+    return order
+
+
+def _by_reference(actor: Actor, sale: SaleRequest) -> Order | None:
+    return Order.objects.filter(organisation=actor.organisation, channel=sale.channel,
+                                external_reference=sale.external_reference).first()
+
+
+def sell_once(actor: Actor, sale: SaleRequest) -> tuple[Order, bool]:
+    """Create an order (file) and its tickets: (order, True). Idempotent by external_reference:
+    a retry of the same sale returns the order made the first time, (order, False); another
+    sale under the same reference is a Conflict `idempotency_conflict`. Decided here, after
+    the database's unique constraint, so two racing requests cannot both win."""
     actor.require(Permission.SELL)
     _validate_sale(actor, sale)
+    summary = sale_summary(sale)
     if sale.external_reference:
-        existing = Order.objects.filter(organisation=actor.organisation, channel=sale.channel,
-                                        external_reference=sale.external_reference).first()
+        existing = _by_reference(actor, sale)
         if existing:
-            return existing
+            return _replay(existing, summary), False
     try:
         with transaction.atomic():
-            return _sell_in_transaction(actor, sale)
+            return _sell_in_transaction(actor, sale, summary), True
     except IntegrityError:
-        # A concurrent retry with the same external reference won the race.
+        # A concurrent request with the same external reference won the race.
         if sale.external_reference:
-            existing = Order.objects.filter(organisation=actor.organisation, channel=sale.channel,
-                                            external_reference=sale.external_reference).first()
+            existing = _by_reference(actor, sale)
             if existing:
-                return existing
+                return _replay(existing, summary), False
         raise
 
 
-def _sell_in_transaction(actor: Actor, sale: SaleRequest) -> Order:
+def sell(actor: Actor, sale: SaleRequest) -> Order:
+    """sell_once, for callers that do not care whether the order is new."""
+    return sell_once(actor, sale)[0]
+
+
+def _sell_in_transaction(actor: Actor, sale: SaleRequest, summary: dict[str, Any]) -> Order:
     org = actor.organisation
     now = timezone.now()
     order = Order.objects.create(
@@ -253,6 +315,8 @@ def _sell_in_transaction(actor: Actor, sale: SaleRequest) -> Order:
         point_of_sale=sale.point_of_sale,
         payment_mode=sale.payment_mode,
         external_reference=sale.external_reference or None,
+        request_digest=summary_digest(summary) if sale.external_reference else "",
+        request_summary=summary if sale.external_reference else {},
         currency=org.currency,
         created_by=actor.label[:200],
     )

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from passgate.catalog.models import Tariff
-from passgate.errors import Conflict, InvalidInput, PassgateError
+from passgate.errors import Conflict, InvalidInput, PassgateError, WrongShape, expect_text, shown
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import (
     Actor,
@@ -73,10 +73,11 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
         for i, raw in enumerate(items):
             where = f"barcodes[{i}]"
             if not isinstance(raw, dict):
-                raise InvalidInput("each barcode must be an object", field=where, expected="an object", found=raw)
+                raise WrongShape("each barcode must be an object", field=where, expected="an object",
+                                 found=shown(raw))
             barcode = clean_barcode(raw.get("barcode"), f"{where}.barcode")
-            season_code = str(raw.get("season_code") or "").strip()
-            product_code = str(raw.get("product_code") or "").strip()
+            season_code = expect_text(raw.get("season_code"), f"{where}.season_code").strip()
+            product_code = expect_text(raw.get("product_code"), f"{where}.product_code").strip()
             if not season_code:
                 raise InvalidInput("season_code is required", field=f"{where}.season_code", expected="a season code")
             if not product_code:
@@ -84,8 +85,8 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
                                    expected="a product code")
             status = raw.get("status") or ExternalBarcodeStatus.ACTIVE
             if status not in ExternalBarcodeStatus.values:
-                raise InvalidInput("unknown status", field=f"{where}.status", expected="ACTIVE or BLOCKED",
-                                   found=status)
+                raise WrongShape("unknown status", field=f"{where}.status", expected="ACTIVE or BLOCKED",
+                                 found=shown(status))
             valid_from = clean_time(raw["valid_from"], f"{where}.valid_from") if raw.get("valid_from") else None
             valid_until = clean_time(raw["valid_until"], f"{where}.valid_until") if raw.get("valid_until") else None
             if Ticket.objects.filter(organisation=actor.organisation, barcode=barcode).exists():
@@ -95,7 +96,7 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
             if tariff is None:
                 unmapped.add(f"{season_code}/{product_code}")
             values = {"source": source, "season_code": season_code, "product_code": product_code,
-                      "category_code": str(raw.get("category_code") or "")[:40], "tariff": tariff,
+                      "category_code": expect_text(raw.get("category_code"), f"{where}.category_code")[:40], "tariff": tariff,
                       "product_id": tariff.product_id if tariff else None, "status": status,
                       "valid_from": valid_from, "valid_until": valid_until}
             ext = ExternalBarcode.objects.filter(organisation=actor.organisation, barcode=barcode).first()
@@ -103,7 +104,8 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
                 ext = ExternalBarcode(organisation=actor.organisation, barcode=barcode, **values)
                 if status == ExternalBarcodeStatus.BLOCKED:
                     ext.blocked_at = timezone.now()
-                    ext.block_reason = str(raw.get("block_reason") or "BLOCKED")[:60]
+                    ext.block_reason = expect_text(raw.get("block_reason") or "BLOCKED",
+                                                   f"{where}.block_reason")[:60]
                 ext.save()
                 created += 1
                 changed_ids.append(ext.pk)
@@ -117,7 +119,8 @@ def import_external_barcodes(actor: Actor, source: str, items: list[Any]) -> dic
                 setattr(ext, k, v)
             if "status" in diff:
                 ext.blocked_at = timezone.now() if status == ExternalBarcodeStatus.BLOCKED else None
-                ext.block_reason = str(raw.get("block_reason") or "BLOCKED")[:60] if ext.blocked_at else ""
+                ext.block_reason = (expect_text(raw.get("block_reason") or "BLOCKED", f"{where}.block_reason")[:60]
+                                    if ext.blocked_at else "")
             ext.save()
             updated += 1
             changed_ids.append(ext.pk)

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from passgate.errors import InvalidInput, NotFound
+from passgate.errors import InvalidInput, NotFound, WrongShape, expect_text, shown
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import (
     Actor,
@@ -194,18 +194,19 @@ def _ticket_history_conflicts(scan_row: Scan, ticket: Ticket, retired, sector: S
     return found
 
 
-def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool) -> HistoryItem:
-    where = f"scans[{index}]"
+def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool,
+                   batch: str = "scans") -> HistoryItem:
+    where = f"{batch}[{index}]"
     if not isinstance(raw, dict):
-        raise InvalidInput("each scan must be an object", field=where, expected="an object", found=raw)
+        raise WrongShape("each scan must be an object", field=where, expected="an object", found=shown(raw))
     decision = raw.get("decision", Decision.GRANTED if need_ref else None)
-    if decision not in Decision.values:
-        raise InvalidInput("unknown decision", field=f"{where}.decision", expected="GRANTED or DENIED",
-                           found=decision)
+    if decision not in Decision.values:  # a list or an object is never one of them
+        raise WrongShape("unknown decision", field=f"{where}.decision", expected="GRANTED or DENIED",
+                         found=shown(decision))
     reason = raw.get("reason") or ""
     if reason and reason not in Reason.values:
-        raise InvalidInput("unknown reason code", field=f"{where}.reason", expected=", ".join(Reason.values),
-                           found=reason)
+        raise WrongShape("unknown reason code", field=f"{where}.reason", expected=", ".join(Reason.values),
+                         found=shown(reason))
     if raw.get("scanned_at") is None and raw.get("controlled_at") is not None:
         raw = {**raw, "scanned_at": raw["controlled_at"]}  # the S-360 name for imported controls
     if raw.get("scanned_at") is None:
@@ -213,8 +214,9 @@ def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool) ->
                            expected="ISO 8601 with a time zone")
     ref = raw.get("reference")
     if need_ref and (not isinstance(ref, str) or not ref.strip() or len(ref) > 150 or not ref.isprintable()):
-        raise InvalidInput("every control needs a reference (its idempotency key)", field=f"{where}.reference",
-                           expected="1 to 150 characters, unique per control", found=ref)
+        refusal = WrongShape if ref is not None and not isinstance(ref, str) else InvalidInput
+        raise refusal("every control needs a reference (its idempotency key)", field=f"{where}.reference",
+                      expected="1 to 150 characters, unique per control", found=shown(ref))
     return HistoryItem(
         barcode=clean_barcode(raw.get("barcode"), f"{where}.barcode"),
         scanned_at=clean_time(raw.get("scanned_at"), f"{where}.scanned_at"),
@@ -223,7 +225,7 @@ def _parse_history(raw: Any, index: int, *, need_nonce: bool, need_ref: bool) ->
         nonce=clean_nonce(raw.get("nonce"), f"{where}.nonce") if need_nonce else "",
         reason=reason,
         external_ref=ref.strip() if need_ref else None,
-        gate=str(raw.get("gate") or "")[:100],
+        gate=expect_text(raw.get("gate") or "", f"{where}.gate")[:100],
     )
 
 
@@ -271,8 +273,8 @@ def import_controls(actor: Actor, items: list[Any], *, now: dt.datetime | None =
     parsed = []
     sectors: dict[str, Sector] = {}
     for i, raw in enumerate(items):
-        item = _parse_history(raw, i, need_nonce=False, need_ref=True)
-        code = raw.get("sector")
+        item = _parse_history(raw, i, need_nonce=False, need_ref=True, batch="controls")
+        code = expect_text(raw.get("sector"), f"controls[{i}].sector")
         if code and code not in sectors:
             sec = Sector.objects.filter(organisation=actor.organisation, code=code).first()
             if sec is None:

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from passgate.errors import InvalidInput
+from passgate.errors import InvalidInput, WrongShape, shown
 from passgate.sales.models import TicketStatus
 
 from ..models import (
@@ -67,7 +67,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def clean_barcode(barcode: Any, field: str = "barcode") -> str:
     if not isinstance(barcode, str):
-        raise InvalidInput("the barcode must be text", field=field, expected="text", found=barcode)
+        raise WrongShape("the barcode must be text", field=field, expected="text", found=shown(barcode))
     value = barcode.strip()
     if not value:
         raise InvalidInput("the barcode is empty", field=field, expected="the barcode as read", found=barcode)
@@ -81,6 +81,8 @@ def clean_barcode(barcode: Any, field: str = "barcode") -> str:
 
 
 def clean_nonce(nonce: Any, field: str = "nonce") -> str:
+    if nonce is not None and not isinstance(nonce, str):
+        raise WrongShape("the nonce must be text", field=field, expected="text (e.g. a UUID)", found=shown(nonce))
     if not isinstance(nonce, str) or not nonce.strip() or len(nonce) > MAX_NONCE or not nonce.isprintable():
         raise InvalidInput("every scan needs a nonce, unique per device", field=field,
                            expected=f"1 to {MAX_NONCE} characters (e.g. a UUID)", found=nonce)
@@ -91,7 +93,7 @@ def clean_direction(direction: Any, field: str = "direction") -> str:
     value = (direction or Direction.ENTRY)
     value = value.upper() if isinstance(value, str) else value
     if value not in Direction.values:
-        raise InvalidInput("unknown direction", field=field, expected="ENTRY or EXIT", found=direction)
+        raise WrongShape("unknown direction", field=field, expected="ENTRY or EXIT", found=shown(direction))
     return value
 
 
@@ -103,7 +105,8 @@ def clean_time(value: Any, field: str) -> dt.datetime:
             raise InvalidInput("not a date and time", field=field, expected="ISO 8601 with a time zone",
                                found=value) from None
     if not isinstance(value, dt.datetime):
-        raise InvalidInput("not a date and time", field=field, expected="ISO 8601 with a time zone", found=value)
+        raise WrongShape("not a date and time", field=field, expected="ISO 8601 with a time zone",
+                         found=shown(value))
     if value.tzinfo is None:
         raise InvalidInput("the time zone is missing", field=field,
                            expected="ISO 8601 with a time zone, e.g. 2026-05-01T19:30:00Z", found=value.isoformat())
