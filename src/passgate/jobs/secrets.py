@@ -8,6 +8,7 @@ never logged, never returned by the API, never shown by the admin."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -56,6 +57,18 @@ def decrypt(token: str) -> str:
             "the stored secret cannot be decrypted with the configured keys", field="secret",
             expected="a secret encrypted with one of PASSGATE_FERNET_KEYS",
             found="a secret encrypted with another key (re-enter it)") from None
+
+
+def decrypt_cached(token: str) -> str:
+    """decrypt(), remembered per process for the hot paths (a partner card at the door reads its
+    interface's configuration at every scan). Keyed by the token and the configured keys, so a
+    new secret (a new token) or a key change is never answered from an old entry."""
+    return _decrypt_cached(token, tuple(_keys()))
+
+
+@functools.lru_cache(maxsize=256)
+def _decrypt_cached(token: str, keys: tuple[bytes, ...]) -> str:
+    return decrypt(token)
 
 
 def rotate(token: str) -> str:

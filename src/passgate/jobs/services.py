@@ -168,8 +168,9 @@ def delete_interface(actor: Actor, interface: Interface) -> None:
 
 
 def interface_secret(interface: Interface) -> str:
-    """The plain secret, for a partner call only: never log nor return it."""
-    return secret_store.decrypt(interface.secret_encrypted)
+    """The plain secret, for a partner call only: never log nor return it. Decrypted once per
+    process and secret (the doors call this at every partner scan)."""
+    return secret_store.decrypt_cached(interface.secret_encrypted)
 
 
 def rotate_secrets() -> int:
