@@ -56,5 +56,5 @@ from .places import (  # noqa: F401
     update_sector,
 )
 from .postsync import pending_postsync, run_postsync  # noqa: F401
-from .recording import Outcome, holder_name, operation_for, replay, ticket_view  # noqa: F401
+from .recording import NonceReused, Outcome, holder_name, operation_for, replay, ticket_view  # noqa: F401
 from .scans import scan  # noqa: F401

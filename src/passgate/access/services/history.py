@@ -23,6 +23,7 @@ from passgate.sales.models import RetiredBarcode, Ticket, TicketStatus
 from .. import connectors as connector_registry
 from ..models import (
     ConflictKind,
+    DailyControl,
     Decision,
     Device,
     Direction,
@@ -36,9 +37,9 @@ from ..models import (
     ScanSource,
     Sector,
 )
-from .decision import rules_match, sector_rules, window_reason
+from .decision import organisation_day, rules_match, sector_rules, window_reason
 from .inputs import MAX_BATCH, _iso, clean_barcode, clean_direction, clean_nonce, clean_time
-from .recording import operation_for
+from .recording import operation_for, same_scan
 
 
 @dataclass
@@ -82,6 +83,16 @@ def _apply_history_control(model, pk: int, item: HistoryItem) -> None:
         updates["inside"] = False
     if updates:
         model.objects.filter(pk=pk).update(**updates)
+
+
+def _count_history_day(ticket: Ticket, item: HistoryItem) -> None:
+    """An entry decided offline counts toward that day's limit online too (the same facts everywhere)."""
+    product = ticket.product
+    if item.direction != Direction.ENTRY or product.single_entry or not product.max_controls_per_day:
+        return
+    day = organisation_day(ticket.organisation_id, item.scanned_at)
+    DailyControl.objects.bulk_create([DailyControl(ticket_id=ticket.pk, day=day, count=0)], ignore_conflicts=True)
+    DailyControl.objects.filter(ticket_id=ticket.pk, day=day).update(count=F("count") + 1)
 
 
 def _record_history(organisation_id: int, device: Device | None, door: Door | None, sector: Sector | None,
@@ -132,6 +143,7 @@ def _record_history(organisation_id: int, device: Device | None, door: Door | No
         if ticket is not None:
             conflicts += _ticket_history_conflicts(scan_row, ticket, retired, sector, item)
             _apply_history_control(Ticket, ticket.pk, item)
+            _count_history_day(ticket, item)
         elif ext is not None and not connector_name:
             if item.direction == Direction.ENTRY and ext.status == ExternalBarcodeStatus.BLOCKED and (
                     ext.blocked_at is None or ext.blocked_at <= item.scanned_at):
@@ -242,8 +254,17 @@ def upload_offline(device: Device, items: list[Any], *, now: dt.datetime | None 
     parsed = [_parse_history(raw, i, need_nonce=True, need_ref=False) for i, raw in enumerate(items)]
     now = now or timezone.now()
     sector = device.door.sector
-    existing = set(Scan.objects.filter(device=device, nonce__in=[p.nonce for p in parsed])
-                   .values_list("nonce", flat=True))
+    # A nonce already used (stored, or earlier in this batch) must be a retry of the same scan:
+    # checked for the whole batch before anything is recorded.
+    seen: dict[str, dict[str, Any]] = {
+        row["nonce"]: row for row in Scan.objects.filter(device=device, nonce__in=[p.nonce for p in parsed])
+        .values("nonce", "barcode", "direction", "scanned_at")}
+    existing = set(seen)
+    for index, item in enumerate(parsed):
+        if item.nonce in seen:
+            same_scan(seen[item.nonce], item.barcode, item.direction, item.scanned_at, f"scans[{index}].nonce")
+        else:
+            seen[item.nonce] = {"barcode": item.barcode, "direction": item.direction, "scanned_at": item.scanned_at}
     recorded = duplicates = 0
     conflicts: list[dict[str, Any]] = []
     queued = 0

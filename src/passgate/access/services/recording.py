@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection
 
+from passgate.errors import Conflict
 from passgate.sales.models import Ticket
 
 from ..models import (
@@ -184,14 +185,45 @@ def _insert_scan(values: dict[str, Any]) -> _Recorded:
     return _Recorded(pk, values["response"])
 
 
-def replay(device: Device, nonce: str) -> dict[str, Any] | None:
+class NonceReused(Conflict):
+    """A device sent a nonce it already used, for another scan: never a grant (a scanner whose
+    counter was reset must not open the gate with the first answer given for that nonce)."""
+
+    code = "nonce_reused"
+
+
+def same_scan(stored: dict[str, Any], barcode: str, direction: str, scanned_at: dt.datetime | None,
+              field: str = "nonce") -> None:
+    """A retry of a nonce must be the same scan (barcode, direction, and the time when the device sent
+    one); otherwise NonceReused. `stored` = the scan row's barcode, direction, scanned_at."""
+    differs = (stored["barcode"] != barcode or stored["direction"] != direction
+               or (scanned_at is not None and stored["scanned_at"] != scanned_at))
+    if differs:
+        raise NonceReused(
+            "this nonce was already used by this device for another scan", field=field,
+            expected=(f"a new nonce, or a retry of the same scan (barcode {stored['barcode']}, direction "
+                      f"{stored['direction']}, scanned at {_iso(stored['scanned_at'])})"),
+            found=f"barcode {barcode}, direction {direction}, scanned at {_iso(scanned_at) or '(not sent)'}")
+
+
+def replay(device: Device, nonce: str, barcode: str | None = None, direction: str | None = None,
+           scanned_at: dt.datetime | None = None) -> dict[str, Any] | None:
+    """The first answer given for (device, nonce), or None. With `barcode`, the retry must be the same
+    scan (see same_scan); scanned_at=None = the device sent no time (any stored time matches)."""
     scan = Scan.objects.filter(device=device, nonce=nonce).first()
-    return _answer(scan) if scan else None
+    if scan is None:
+        return None
+    if barcode is not None:
+        same_scan({"barcode": scan.barcode, "direction": scan.direction, "scanned_at": scan.scanned_at},
+                  barcode, direction or scan.direction, scanned_at)
+    return _answer(scan)
 
 
-def _replay_after_race(device, nonce, exc: IntegrityError) -> dict:
-    """A concurrent scan with the same nonce won the insert: answer as it did."""
-    answer = replay(device, nonce)
+def _replay_after_race(device, nonce, exc: IntegrityError, barcode: str, direction: str,
+                       scanned_at: dt.datetime | None) -> dict:
+    """A scan with the same nonce won the insert (a retry, or a concurrent one): answer as it did,
+    if it was the same scan."""
+    answer = replay(device, nonce, barcode, direction, scanned_at)
     if answer is None:
         raise exc
     return answer

@@ -20,7 +20,7 @@ from ..models import (
     PostSync,
     Reason,
 )
-from .decision import TICKET_RELATED, _decide_external, _decide_ticket, find_ticket
+from .decision import TICKET_RELATED, _decide_external, _decide_ticket, find_ticket, organisation_day
 from .inputs import clean_barcode, clean_direction, clean_nonce, clean_time
 from .recording import Outcome, _answer, _record, _replay_after_race, replay
 
@@ -32,13 +32,16 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
     nonce = clean_nonce(nonce)
     direction = clean_direction(direction)
     now = now or timezone.now()
-    scanned_at = clean_time(scanned_at, "scanned_at") if scanned_at is not None else now
+    sent_at = clean_time(scanned_at, "scanned_at") if scanned_at is not None else None
+    scanned_at = sent_at or now
     sector = device.door.sector
     org_id = device.organisation_id
     try:
         with transaction.atomic():
-            ticket = find_ticket(org_id, barcode)
+            day = organisation_day(org_id, now)
+            ticket = find_ticket(org_id, barcode, day)
             if ticket is not None:
+                ticket._day = day
                 pending = {"device": device, "barcode": barcode, "nonce": nonce, "scanned_at": scanned_at,
                            "direction": direction}
                 outcome = _decide_ticket(ticket, sector, direction, now, pending)
@@ -59,13 +62,14 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
                 outcome = Outcome(Decision.DENIED, Reason.UNKNOWN_BARCODE)
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
     except IntegrityError as exc:
-        return _replay_after_race(device, nonce, exc)
-    return _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, direction, now, ext)
+        return _replay_after_race(device, nonce, exc, barcode, direction, sent_at)
+    return _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, direction, now, ext, sent_at)
 
 
-def _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, direction, now, ext) -> dict:
+def _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, direction, now, ext,
+                         sent_at=None) -> dict:
     """Partner cards: the partner call happens outside any database transaction."""
-    previous = replay(device, nonce)
+    previous = replay(device, nonce, barcode, direction, sent_at)
     if previous is not None:
         return previous
     connector, interface = served
@@ -93,4 +97,4 @@ def _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, dir
         with transaction.atomic():
             return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
     except IntegrityError as exc:
-        return _replay_after_race(device, nonce, exc)
+        return _replay_after_race(device, nonce, exc, barcode, direction, sent_at)
