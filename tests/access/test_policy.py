@@ -10,7 +10,7 @@ import zoneinfo
 
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from passgate.access import services as access
@@ -100,7 +100,7 @@ START = dt.datetime(2026, 3, 28, 21, 0, tzinfo=dt.UTC)  # 22:00 in Paris, the ni
 
 products = st.one_of(
     st.fixed_dictionaries({"family": st.just(Family.EVENT),
-                           "opens": st.integers(-180, 240), "length": st.integers(30, 600)}),
+                           "opens": st.integers(-120, 60), "length": st.integers(60, 600)}),
     st.fixed_dictionaries({
         "family": st.just(Family.OPEN_PASS),
         "validity": st.sampled_from([Validity.NONE, Validity.FIXED, Validity.FROM_FIRST_CONTROL]),
@@ -109,7 +109,7 @@ products = st.one_of(
         "max_per_day": st.one_of(st.none(), st.integers(1, 3)),
     }),
 )
-events = st.lists(st.tuples(st.integers(0, 300), st.sampled_from(["ENTRY", "ENTRY", "EXIT"])),
+events = st.lists(st.tuples(st.one_of(st.integers(0, 90), st.integers(0, 600)), st.sampled_from(["ENTRY", "ENTRY", "EXIT"])),
                   min_size=1, max_size=7)
 
 
@@ -153,6 +153,11 @@ def _world(venue, spec, reentry, rule_kind, status):
 @given(spec=products, reentry=st.booleans(), rule_kind=st.sampled_from(["product", "product", "tariff", "other"]),
        status=st.sampled_from(["SOLD", "SOLD", "SOLD", "CANCELLED", "INVALIDATED"]),
        before=events, after=events)
+@example(spec={"family": Family.EVENT, "opens": -60, "length": 600}, reentry=True, rule_kind="product", status="SOLD",
+         before=[(1, "ENTRY")], after=[(1, "EXIT"), (1, "ENTRY"), (1, "ENTRY")])
+@example(spec={"family": Family.OPEN_PASS, "validity": Validity.FROM_FIRST_CONTROL, "from": 0, "length": 60,
+               "hours": 1, "max_controls": None, "max_per_day": 2}, reentry=False, rule_kind="product",
+         status="SOLD", before=[(100, "ENTRY")], after=[(100, "ENTRY"), (10, "ENTRY"), (50, "ENTRY")])
 def test_offline_device_decides_as_the_server(venue, spec, reentry, rule_kind, status, before, after):
     sector, device, ticket, product = _world(venue, spec, reentry, rule_kind, status)
     at = START
@@ -187,3 +192,15 @@ def test_offline_device_decides_as_the_server(venue, spec, reentry, rule_kind, s
         assert granted_entries <= product.max_controls
     if product.single_entry and not reentry:
         assert granted_entries <= 1
+
+
+def test_reentry_after_exit_offline_as_online(venue):
+    spec = {"family": Family.EVENT, "opens": -60, "length": 600}
+    sector, device, ticket, _product = _world(venue, spec, True, "product", "SOLD")
+    at = START
+    offline = _offline(sector, at)
+    for minutes, direction, expected in ((1, "ENTRY", ("GRANTED", "")), (2, "EXIT", ("GRANTED", "")),
+                                         (3, "ENTRY", ("GRANTED", "")), (4, "ENTRY", ("DENIED", "ALREADY_CONTROLLED"))):
+        when = at + dt.timedelta(minutes=minutes)
+        assert offline.decide(ticket.barcode, when, direction) == expected
+        assert _online(device, ticket.barcode, when, direction) == expected
