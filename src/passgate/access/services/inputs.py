@@ -54,6 +54,7 @@ MESSAGES = {
     Reason.BLOCKED: "Card blocked",
     Reason.PARTNER_REFUSED: "Refused by the partner",
     Reason.PARTNER_UNAVAILABLE: "Partner unreachable: cannot check this card",
+    Reason.PARTNER_ERROR: "This card could not be checked (the partner's connector failed): call a supervisor",
 }
 
 

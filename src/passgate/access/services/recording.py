@@ -73,6 +73,7 @@ class Outcome:
     operation: str = ""
     partner_reason: str = ""
     recorded: Any = None  # the scan row, when the decision already recorded it
+    detail: str = ""  # kept on the scan row, not shown to the steward (e.g. a connector's error)
 
 
 def _answer(scan: Scan, outcome: Outcome | None = None) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def _build_response(device: Device, barcode: str, direction: str, scanned_at: dt
     if info is None and outcome.ticket is not None:
         info = ticket_view(outcome.ticket)
     message = outcome.message or MESSAGES.get(outcome.reason, outcome.reason)
-    if outcome.reason == Reason.ALREADY_CONTROLLED and outcome.previous:
+    if outcome.reason == Reason.ALREADY_CONTROLLED and outcome.previous and not outcome.message:
         message = f"Already used at {outcome.previous['at']} (door {outcome.previous['door']})"
     return {
         "decision": outcome.decision,
@@ -129,7 +130,7 @@ def _scan_values(device: Device, barcode: str, nonce: str, scanned_at: dt.dateti
         "direction": direction, "decision": outcome.decision, "reason": outcome.reason,
         "operation": outcome.operation, "message": response["message"][:300], "scanned_at": scanned_at,
         "received_at": now, "response": response, "connector": outcome.connector,
-        "postsync_status": outcome.postsync,
+        "postsync_status": outcome.postsync, "detail": outcome.detail[:300],
     }
     return values
 

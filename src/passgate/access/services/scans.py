@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import zoneinfo
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -17,12 +19,16 @@ from ..models import (
     Direction,
     ExternalBarcode,
     Operation,
+    PartnerFallbackAdmission,
     PostSync,
     Reason,
 )
 from .decision import TICKET_RELATED, _decide_external, _decide_ticket, find_ticket, organisation_day
-from .inputs import clean_barcode, clean_direction, clean_nonce, clean_time
+from .inputs import _iso, clean_barcode, clean_direction, clean_nonce, clean_time
 from .recording import Outcome, _answer, _record, _replay_after_race, replay
+
+
+logger = logging.getLogger(__name__)
 
 
 def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direction: Any = Direction.ENTRY,
@@ -58,7 +64,12 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
             if ext is not None and not (served is not None and ext.source == served[0].name):
                 outcome = _decide_external(ext, sector, direction, now)
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
-            if served is None or not served[0].recognises(barcode, sector, served[1]):
+            try:
+                recognised = served is not None and served[0].recognises(barcode, sector, served[1])
+            except Exception as exc:  # a connector's bug must not become a 500 at the door
+                outcome = _partner_error(served[0], barcode, exc)
+                return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
+            if not recognised:
                 outcome = Outcome(Decision.DENIED, Reason.UNKNOWN_BARCODE)
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
     except IntegrityError as exc:
@@ -77,16 +88,21 @@ def _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, dir
         organisation_id=device.organisation_id, sector=sector, interface=interface, door_code=device.door.code, device_id=device.pk,
         barcode=barcode, scanned_at=scanned_at, direction=direction, offline=False,
         reference=f"{device.pk}:{nonce}")
+    fallback = None
     try:
         result = connector.validate(check)
     except connector_registry.PartnerUnavailable as exc:
         if sector.admit_when_partner_unreachable:
             outcome = Outcome(Decision.GRANTED, connector=connector.name, postsync=PostSync.PENDING,
                               operation=Operation.OFFLINE_OK, external=ext,
-                              message="Partner unreachable: admitted on card detection, will be synchronised")
+                              message="Partner unreachable: admitted on card detection, once at this sector today; "
+                                      "will be synchronised")
+            fallback = connector.fallback_window(now, _zone(device))
         else:
             outcome = Outcome(Decision.DENIED, Reason.PARTNER_UNAVAILABLE, connector=connector.name, external=ext,
                               message=f"Partner unreachable: {exc}"[:300] if str(exc) else "")
+    except Exception as exc:  # a connector's bug or a partner's garbage: denied, recorded, logged; never a 500
+        outcome = _partner_error(connector, barcode, exc, external=ext)
     else:
         outcome = Outcome(
             Decision.GRANTED if result.granted else Decision.DENIED,
@@ -95,6 +111,39 @@ def _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, dir
             info=result.info or None, partner_reason=result.partner_reason, external=ext)
     try:
         with transaction.atomic():
+            if fallback is not None:
+                outcome = _admit_once(device, sector, barcode, now, fallback, outcome)
             return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
     except IntegrityError as exc:
         return _replay_after_race(device, nonce, exc, barcode, direction, sent_at)
+
+
+def _zone(device: Device):
+    return zoneinfo.ZoneInfo(device.organisation.time_zone)
+
+
+def _partner_error(connector, barcode: str, exc: Exception, external=None) -> Outcome:
+    logger.exception("connector %s failed on card %s", getattr(connector, "name", "?"), barcode)
+    return Outcome(Decision.DENIED, Reason.PARTNER_ERROR, connector=getattr(connector, "name", ""),
+                   external=external, detail=f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _admit_once(device: Device, sector, barcode: str, now: dt.datetime, window, outcome: Outcome) -> Outcome:
+    """Partner down: the card is admitted once per sector per window, not at every scan or door."""
+    start, end = window
+    try:
+        with transaction.atomic():
+            PartnerFallbackAdmission.objects.create(
+                organisation_id=device.organisation_id, sector=sector, card=barcode, window_start=start,
+                window_end=end, admitted_at=now, door_code=device.door.code)
+        return outcome
+    except IntegrityError:
+        first = PartnerFallbackAdmission.objects.filter(
+            organisation_id=device.organisation_id, sector=sector, card=barcode, window_start=start).first()
+        when = first.admitted_at.astimezone(_zone(device)).strftime("%H:%M") if first else "?"
+        door = first.door_code if first else "?"
+        return Outcome(Decision.DENIED, Reason.ALREADY_CONTROLLED, connector=outcome.connector,
+                       external=outcome.external,
+                       message=f"Partner unreachable: this card was already admitted offline at this sector today "
+                               f"at {when} (door {door})",
+                       previous={"at": _iso(first.admitted_at) if first else None, "door": door})
