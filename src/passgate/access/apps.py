@@ -10,9 +10,10 @@ class AccessConfig(AppConfig):
         from passgate.sales.barcodes import set_barcode_factory
         from passgate.sales.signals import tickets_changed
 
-        from . import cache, signing
+        from . import cache, maintenance, signing
         from .changes import on_tickets_changed
 
         set_barcode_factory(signing.barcode_factory)
         cache.connect()
+        maintenance.register()
         tickets_changed.connect(on_tickets_changed, dispatch_uid="access.on_tickets_changed")

@@ -308,6 +308,10 @@ class Scan(OrgScoped):
     postsync_status = models.CharField(max_length=10, choices=PostSync.choices, blank=True, default="")
     postsync_attempts = models.PositiveIntegerField(default=0)
     postsync_detail = models.CharField(max_length=300, blank=True)
+    postsync_claim = models.CharField(max_length=32, blank=True, default="",
+                                      help_text="The post-sync run handing this card to the partner now.")
+    postsync_claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A run killed mid-way: its claims expire and are taken again.")
     conflict = models.CharField(max_length=30, choices=ConflictKind.choices, blank=True)
     gate = models.CharField(max_length=100, blank=True, help_text="Third-party gate of an imported control.")
     detail = models.CharField(max_length=300, blank=True,

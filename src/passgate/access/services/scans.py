@@ -27,7 +27,6 @@ from .decision import TICKET_RELATED, _decide_external, _decide_ticket, find_tic
 from .inputs import _iso, clean_barcode, clean_direction, clean_nonce, clean_time
 from .recording import Outcome, _answer, _record, _replay_after_race, replay
 
-
 logger = logging.getLogger(__name__)
 
 
