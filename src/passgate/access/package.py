@@ -46,6 +46,7 @@ from .models import (
     Sector,
 )
 from .services.decision import organisation_day
+from .services.inputs import _iso as iso
 
 COLUMNS = ["barcode", "product", "performance", "tariff", "category", "seat", "entries", "first_controlled_at",
            "inside", "today", "window"]
@@ -103,8 +104,8 @@ def _rules_q(rules: list[tuple], prefix: str = "") -> Q | None:
     return q
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
+def _iso(value, organisation_id: int | None = None) -> str | None:
+    return iso(value, organisation_id)
 
 
 def package_day(sector: Sector, now=None):
@@ -116,14 +117,16 @@ def _header(sector: Sector, rules: list[tuple], day) -> dict[str, Any]:
     product_ids = {r[0] for r in rules}
     products = {
         str(p.pk): {"code": p.code, "name": p.name, "family": p.family, "single_entry": p.single_entry,
-                    "validity": p.validity, "valid_from": _iso(p.valid_from), "valid_until": _iso(p.valid_until),
+                    "validity": p.validity, "valid_from": _iso(p.valid_from, p.organisation_id),
+                    "valid_until": _iso(p.valid_until, p.organisation_id),
                     "validity_hours": p.validity_hours, "max_controls": p.max_controls,
                     "max_controls_per_day": p.max_controls_per_day}
         for p in Product.objects.filter(pk__in=product_ids)
     }
     performances = {
-        str(p.pk): {"code": p.code, "product": p.product_id, "opens_at": _iso(p.doors_open_at or p.starts_at),
-                    "starts_at": _iso(p.starts_at), "ends_at": _iso(p.ends_at)}
+        str(p.pk): {"code": p.code, "product": p.product_id,
+                    "opens_at": _iso(p.doors_open_at or p.starts_at, p.organisation_id),
+                    "starts_at": _iso(p.starts_at, p.organisation_id), "ends_at": _iso(p.ends_at, p.organisation_id)}
         for p in Performance.objects.filter(product_id__in=product_ids)
     }
     connector_rules = []
@@ -132,7 +135,7 @@ def _header(sector: Sector, rules: list[tuple], day) -> dict[str, Any]:
         connector_rules.append({"connector": served[0].name, "rules": served[0].format_rules(sector, served[1])})
     return {
         "format": FORMAT,
-        "generated_at": timezone.now().isoformat(),
+        "generated_at": _iso(timezone.now(), sector.organisation_id),
         # Day boundaries of per-day limits are the organisation's; `today` of each row counts `day`.
         "time_zone": cache.row(Organisation, sector.organisation_id).time_zone,
         "day": day.isoformat(),

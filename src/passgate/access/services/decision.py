@@ -128,8 +128,8 @@ def _last_entry(ticket_id: int) -> dict[str, Any] | None:
             .select_related("door").order_by("-scanned_at", "-id").first())
     if scan is None:
         return None
-    return {"at": _iso(scan.scanned_at), "door": scan.door.code if scan.door_id else scan.gate or None,
-            "scan_id": scan.pk}
+    return {"at": _iso(scan.scanned_at, scan.organisation_id),
+            "door": scan.door.code if scan.door_id else scan.gate or None, "scan_id": scan.pk, "_at": scan.scanned_at}
 
 
 def ticket_facts(ticket: Ticket, sector: Sector, direction: str, now: dt.datetime) -> policy.Facts:

@@ -21,7 +21,7 @@ from ..models import (
     Scan,
     ScanSource,
 )
-from .inputs import MESSAGES, _iso
+from .inputs import MESSAGES, _iso, in_words
 
 
 def holder_name(ticket: Ticket) -> str:
@@ -38,7 +38,7 @@ def ticket_view(ticket: Ticket, entries: int | None = None) -> dict[str, Any]:
         "product": ticket.product.code,
         "product_name": ticket.product.name,
         "performance": perf.code if perf else None,
-        "performance_starts_at": _iso(perf.starts_at) if perf else None,
+        "performance_starts_at": _iso(perf.starts_at, ticket.organisation_id) if perf else None,
         "tariff": ticket.tariff.code,
         "tariff_name": ticket.tariff.name,
         "category": ticket.category.code if ticket.category_id else None,
@@ -89,7 +89,9 @@ def _build_response(device: Device, barcode: str, direction: str, scanned_at: dt
         info = ticket_view(outcome.ticket)
     message = outcome.message or MESSAGES.get(outcome.reason, outcome.reason)
     if outcome.reason == Reason.ALREADY_CONTROLLED and outcome.previous and not outcome.message:
-        message = f"Already used at {outcome.previous['at']} (door {outcome.previous['door']})"
+        at = outcome.previous.get("_at")
+        when = in_words(at, device.organisation_id) if at is not None else outcome.previous["at"]
+        message = f"Already used {when} (door {outcome.previous['door']})"
     return {
         "decision": outcome.decision,
         "reason": outcome.reason or None,
@@ -97,11 +99,12 @@ def _build_response(device: Device, barcode: str, direction: str, scanned_at: dt
         "message": message,
         "barcode": barcode,
         "direction": direction,
-        "scanned_at": _iso(scanned_at),
+        "scanned_at": _iso(scanned_at, device.organisation_id),
         "door": device.door.code,
         "sector": device.door.sector.code,
         "ticket": info,
-        "previous": outcome.previous,
+        "previous": ({k: v for k, v in outcome.previous.items() if not k.startswith("_")}
+                     if outcome.previous else None),
         "partner_reason": outcome.partner_reason or None,
     }
 
@@ -194,7 +197,7 @@ class NonceReused(Conflict):
 
 
 def same_scan(stored: dict[str, Any], barcode: str, direction: str, scanned_at: dt.datetime | None,
-              field: str = "nonce") -> None:
+              field: str = "nonce", organisation: Any = None) -> None:
     """A retry of a nonce must be the same scan (barcode, direction, and the time when the device sent
     one); otherwise NonceReused. `stored` = the scan row's barcode, direction, scanned_at."""
     differs = (stored["barcode"] != barcode or stored["direction"] != direction
@@ -203,8 +206,9 @@ def same_scan(stored: dict[str, Any], barcode: str, direction: str, scanned_at: 
         raise NonceReused(
             "this nonce was already used by this device for another scan", field=field,
             expected=(f"a new nonce, or a retry of the same scan (barcode {stored['barcode']}, direction "
-                      f"{stored['direction']}, scanned at {_iso(stored['scanned_at'])})"),
-            found=f"barcode {barcode}, direction {direction}, scanned at {_iso(scanned_at) or '(not sent)'}")
+                      f"{stored['direction']}, scanned at {_iso(stored['scanned_at'], organisation)})"),
+            found=(f"barcode {barcode}, direction {direction}, "
+                   f"scanned at {_iso(scanned_at, organisation) or '(not sent)'}"))
 
 
 def replay(device: Device, nonce: str, barcode: str | None = None, direction: str | None = None,
@@ -216,7 +220,7 @@ def replay(device: Device, nonce: str, barcode: str | None = None, direction: st
         return None
     if barcode is not None:
         same_scan({"barcode": scan.barcode, "direction": scan.direction, "scanned_at": scan.scanned_at},
-                  barcode, direction or scan.direction, scanned_at)
+                  barcode, direction or scan.direction, scanned_at, organisation=device.organisation_id)
     return _answer(scan)
 
 

@@ -24,7 +24,7 @@ from ..models import (
     Reason,
 )
 from .decision import TICKET_RELATED, _decide_external, _decide_ticket, find_ticket, organisation_day
-from .inputs import _iso, clean_barcode, clean_direction, clean_nonce, clean_time
+from .inputs import _iso, clean_barcode, in_words, clean_direction, clean_nonce, clean_time
 from .recording import Outcome, _answer, _record, _replay_after_race, replay
 
 logger = logging.getLogger(__name__)
@@ -139,10 +139,11 @@ def _admit_once(device: Device, sector, barcode: str, now: dt.datetime, window, 
     except IntegrityError:
         first = PartnerFallbackAdmission.objects.filter(
             organisation_id=device.organisation_id, sector=sector, card=barcode, window_start=start).first()
-        when = first.admitted_at.astimezone(_zone(device)).strftime("%H:%M") if first else "?"
+        when = in_words(first.admitted_at, device.organisation_id, now) if first else "at ?"
         door = first.door_code if first else "?"
         return Outcome(Decision.DENIED, Reason.ALREADY_CONTROLLED, connector=outcome.connector,
                        external=outcome.external,
-                       message=f"Partner unreachable: this card was already admitted offline at this sector today "
-                               f"at {when} (door {door})",
-                       previous={"at": _iso(first.admitted_at) if first else None, "door": door})
+                       message=f"Partner unreachable: this card was already admitted offline at this sector "
+                               f"{when} (door {door})",
+                       previous={"at": _iso(first.admitted_at, device.organisation_id) if first else None,
+                                 "door": door})
