@@ -252,6 +252,13 @@ def roll_device(request: HttpRequest, device_id: int):
     return _json({**_device_out(device), "enrolment_code": code})
 
 
+@router.post("/devices/{device_id}/reinstate", summary="Bring a revoked device back: a new enrolment code (audited)")
+def reinstate_device(request: HttpRequest, device_id: int):
+    actor = _actor(request, Permission.MANAGE_ACCESS)
+    device, code = services.reinstate_device(actor, scoped_get(actor, Device, "device", pk=device_id))
+    return _json({**_device_out(device), "enrolment_code": code})
+
+
 @router.post("/devices/{device_id}/revoke")
 def revoke_device(request: HttpRequest, device_id: int):
     actor = _actor(request, Permission.MANAGE_ACCESS)

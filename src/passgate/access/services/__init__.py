@@ -12,10 +12,12 @@ from .decision import (  # noqa: F401
 )
 from .devices import (  # noqa: F401
     DeviceRevoked,
+    DeviceRevokedConflict,
     authenticate_device,
     create_device,
     enrol_device,
     reenrol_device,
+    reinstate_device,
     revoke_device,
     roll_device_token,
     touch_device,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import zoneinfo
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -24,7 +23,7 @@ from ..models import (
     Reason,
 )
 from .decision import TICKET_RELATED, _decide_external, _decide_ticket, find_ticket, organisation_day
-from .inputs import _iso, clean_barcode, in_words, clean_direction, clean_nonce, clean_time
+from .inputs import _iso, clean_barcode, clean_direction, clean_nonce, clean_time, in_words, zone_of
 from .recording import Outcome, _answer, _record, _replay_after_race, replay
 
 logger = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ def _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, dir
 
 
 def _zone(device: Device):
-    return zoneinfo.ZoneInfo(device.organisation.time_zone)
+    return zone_of(device.organisation_id)
 
 
 def _partner_error(connector, barcode: str, exc: Exception, external=None) -> Outcome:
