@@ -192,6 +192,14 @@ TASKS = {
 # Secrets at rest (interface passwords, API keys): Fernet keys, newest first.
 # Rotating = prepend a new key; old ones still decrypt until re-encrypted.
 FERNET_KEYS = env_list("PASSGATE_FERNET_KEYS", "")
+
+# Who draws new barcodes: a dotted path to (organisation, product, performance) -> barcode | None.
+# The default issues signed barcodes for organisations that turned them on (random otherwise);
+# empty = random barcodes only.
+BARCODE_FACTORY = env("PASSGATE_BARCODE_FACTORY", "passgate.access.signing.barcode_factory")
+# A post-sync run's claim on a partner card: a run killed mid-way leaves its cards to the next
+# run once this has passed.
+ACCESS_POSTSYNC_CLAIM_SECONDS = float(env("PASSGATE_ACCESS_POSTSYNC_CLAIM_SECONDS", "300"))
 if PRODUCTION and not FERNET_KEYS:
     raise ImproperlyConfigured("PASSGATE_FERNET_KEYS: production mode needs at least one Fernet key")
 
