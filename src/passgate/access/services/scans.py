@@ -6,12 +6,13 @@ import datetime as dt
 import logging
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from passgate.sales.models import RetiredBarcode
 
 from .. import connectors as connector_registry
+from .. import policy
 from ..models import (
     Decision,
     Device,
@@ -22,7 +23,14 @@ from ..models import (
     PostSync,
     Reason,
 )
-from .decision import TICKET_RELATED, _decide_external, _decide_ticket, find_ticket, organisation_day
+from .decision import (
+    TICKET_RELATED,
+    _decide_external,
+    _decide_ticket,
+    find_ticket,
+    organisation_day,
+    product_facts,
+)
 from .inputs import _iso, clean_barcode, clean_direction, clean_nonce, clean_time, in_words, zone_of
 from .recording import Outcome, _answer, _record, _replay_after_race, replay
 
@@ -40,14 +48,25 @@ def scan(device: Device, barcode: Any, nonce: Any, scanned_at: Any = None, direc
     scanned_at = sent_at or now
     sector = device.door.sector
     org_id = device.organisation_id
+    day = organisation_day(org_id, now)
+    pending = {"device": device, "barcode": barcode, "nonce": nonce, "scanned_at": scanned_at,
+               "direction": direction}
+    ticket = read = None
     try:
-        with transaction.atomic():
-            day = organisation_day(org_id, now)
+        if _one_statement_entry(direction):
+            # PostgreSQL, an entry: the ticket is read outside any transaction (the admit's
+            # compare-and-set checks what was read), and a grant is one statement that admits and
+            # records — no BEGIN/COMMIT round trips on the hot path.
             ticket = find_ticket(org_id, barcode, day)
+            read = ticket is None  # not a ticket: no need to look again below
+            if ticket is not None and not policy.day_limited(product_facts(ticket.product)):
+                ticket._day = day
+                outcome = _decide_ticket(ticket, sector, direction, now, pending)
+                return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
+        with transaction.atomic():
+            ticket = None if read else find_ticket(org_id, barcode, day)
             if ticket is not None:
                 ticket._day = day
-                pending = {"device": device, "barcode": barcode, "nonce": nonce, "scanned_at": scanned_at,
-                           "direction": direction}
                 outcome = _decide_ticket(ticket, sector, direction, now, pending)
                 return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
             retired = RetiredBarcode.objects.filter(organisation_id=org_id, barcode=barcode).select_related(
@@ -114,6 +133,11 @@ def _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, dir
             return _answer(_record(device, barcode, nonce, scanned_at, direction, outcome, now))
     except IntegrityError as exc:
         return _replay_after_race(device, nonce, exc, barcode, direction, sent_at)
+
+
+def _one_statement_entry(direction: str) -> bool:
+    return (direction == Direction.ENTRY and connection.vendor == "postgresql"
+            and not connection.in_atomic_block)
 
 
 def _zone(device: Device):
