@@ -204,3 +204,23 @@ def test_reentry_after_exit_offline_as_online(venue):
         when = at + dt.timedelta(minutes=minutes)
         assert offline.decide(ticket.barcode, when, direction) == expected
         assert _online(device, ticket.barcode, when, direction) == expected
+
+
+def test_external_barcode_offline_as_online(venue, catalogue):
+    """An imported partner barcode: its own window, and no day count, on both sides."""
+    now = timezone.now()
+    product, tariff = _product(venue, family=Family.OPEN_PASS, max_controls_per_day=1, max_controls=3)
+    access.add_rule(venue.actor, venue.sector, product)
+    access.set_external_mapping(venue.actor, "partner", "S26", "DAY1", tariff)
+    access.import_external_barcodes(venue.actor, "partner", [
+        {"barcode": "EXT-OK", "season_code": "S26", "product_code": "DAY1"},
+        {"barcode": "EXT-LATE", "season_code": "S26", "product_code": "DAY1",
+         "valid_from": (now - dt.timedelta(days=3)).isoformat(), "valid_until": (now - dt.timedelta(days=1)).isoformat()},
+    ])
+    device = _offline(venue.sector, now)
+    for i, (barcode, direction) in enumerate([("EXT-LATE", "ENTRY"), ("EXT-OK", "ENTRY"), ("EXT-OK", "ENTRY"),
+                                              ("EXT-OK", "ENTRY"), ("EXT-OK", "ENTRY")]):
+        at = now + dt.timedelta(minutes=i)
+        assert device.decide(barcode, at, direction) == _online(venue.device, barcode, at, direction), (i, barcode)
+    assert device.decide("EXT-LATE", now)[1] == "EXPIRED"
+    assert device.decide("EXT-OK", now + dt.timedelta(minutes=9))[1] == "MAX_CONTROLS_REACHED"

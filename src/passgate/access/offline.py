@@ -116,6 +116,8 @@ class OfflineDevice:
         today = self._day(now)
         controls_today = (row.get("today") or 0) if self.header.get("day") == today.isoformat() else 0
         controls_today += sum(1 for at in entries if self._day(at) == today)
+        if "today" in row and row["today"] is None:
+            controls_today = 0  # an imported external barcode: no day count, as online
         window = row.get("window")
         if signed is not None:
             # A signed barcode carries only its product: the sector must admit the whole product.

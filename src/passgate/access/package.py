@@ -169,7 +169,7 @@ def _ticket_row(v: tuple) -> list:
 def _external_row(e: dict) -> list:
     window = [_iso(e["valid_from"]), _iso(e["valid_until"])] if (e["valid_from"] or e["valid_until"]) else None
     return [e["barcode"], e["product_id"], None, e["tariff_id"], None, "", e["control_count"],
-            _iso(e["first_controlled_at"]), e["inside"], 0, window]
+            _iso(e["first_controlled_at"]), e["inside"], None, window]  # today: null = no day count
 
 
 EXTERNAL_VALUES = ("id", "barcode", "product_id", "tariff_id", "control_count", "first_controlled_at", "status",
