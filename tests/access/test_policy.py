@@ -224,3 +224,16 @@ def test_external_barcode_offline_as_online(venue, catalogue):
         assert device.decide(barcode, at, direction) == _online(venue.device, barcode, at, direction), (i, barcode)
     assert device.decide("EXT-LATE", now)[1] == "EXPIRED"
     assert device.decide("EXT-OK", now + dt.timedelta(minutes=9))[1] == "MAX_CONTROLS_REACHED"
+
+
+def test_the_policy_is_pure():
+    """No database, no Django: a device maker can port the module as it is."""
+    import ast
+    import inspect
+
+    from passgate.access import policy
+
+    tree = ast.parse(inspect.getsource(policy))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported <= {"__future__", "datetime", "dataclasses"}, imported
