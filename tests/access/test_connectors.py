@@ -194,3 +194,14 @@ def test_a_connector_that_fails_is_a_denial_recorded_and_logged_never_a_500(venu
     r = venue.client().post("/api/v1/access/scans", {"barcode": "FK222222", "nonce": "h1"},
                             content_type="application/json")
     assert r.status_code == 200 and r.json()["reason"] == "PARTNER_ERROR"
+
+
+def test_a_connector_whose_format_rules_fail_is_a_partner_error_too(venue, broken):
+    def bad_rules(barcode, sector, interface):
+        raise RuntimeError("format rules could not be read")
+
+    broken.recognises = bad_rules
+    answer = access.scan(venue.device, "FK123456", nonce())
+    assert answer["decision"] == "DENIED" and answer["reason"] == "PARTNER_ERROR"
+    assert Scan.objects.get(pk=answer["scan_id"]).detail == "RuntimeError: format rules could not be read"
+    assert broken.calls == []  # the partner was not asked
