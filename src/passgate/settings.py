@@ -207,6 +207,15 @@ PASSGATE_API_MAX_BODY_BYTES = int(env("PASSGATE_API_MAX_BODY_BYTES", str(2_621_4
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, PASSGATE_API_MAX_BODY_BYTES)
 
 FERNET_KEYS = env_list("PASSGATE_FERNET_KEYS", "")
+
+# Who draws new barcodes: a dotted path to (organisation, product, performance) -> barcode | None.
+# The default issues signed barcodes for organisations that turned them on (random otherwise);
+# empty = random barcodes only.
+BARCODE_FACTORY = env("PASSGATE_BARCODE_FACTORY", "passgate.access.signing.barcode_factory")
+# A post-sync run's claim on a partner card: a run killed mid-way leaves its cards to the next
+# run once this has passed.
+ACCESS_POSTSYNC_CLAIM_SECONDS = float(env("PASSGATE_ACCESS_POSTSYNC_CLAIM_SECONDS", "300"))
+
 FERNET_KEY_EXPECTED = "a Fernet key: 32 bytes in url-safe base64 (44 characters, from Fernet.generate_key())"
 _URLSAFE_BASE64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 

@@ -136,3 +136,72 @@ def test_luhn_and_rules():
     assert connectors.luhn_ok("79927398713") and not connectors.luhn_ok("79927398710")
     assert connectors.matches_rules("79927398713", [{"kind": "luhn"}, {"kind": "length", "min": 11, "max": 11}])
     assert not connectors.matches_rules("X", [{"kind": "mystery"}])
+
+
+def test_partner_down_admits_a_card_once_per_sector_not_at_every_door(venue, partner):
+    partner.down = True
+    first = access.scan(venue.device, "FK654321", nonce())
+    assert first["decision"] == "GRANTED" and first["operation"] == "OFFLINE_OK"
+    assert "once at this sector today" in first["message"]
+    # the same card at the same door, then at the other door of the sector: refused
+    again = access.scan(venue.device, "FK654321", nonce())
+    other_door = access.scan(venue.device2, "FK654321", nonce())
+    for answer in (again, other_door):
+        assert answer["decision"] == "DENIED" and answer["reason"] == "ALREADY_CONTROLLED"
+        assert "already admitted offline at this sector today at" in answer["message"]
+        assert "(door D1)" in answer["message"]
+    # another card is admitted, once
+    assert access.scan(venue.device2, "FK111111", nonce())["decision"] == "GRANTED"
+    # a door of another sector served by the same partner admits the card once there too
+    sector2 = access.create_sector(venue.actor, "SIDE", "Side hall", interface=partner.interface)
+    door3 = access.create_door(venue.actor, sector2, "D3", "Door 3")
+    device3, _ = venue.enrol(door3, "SCAN-3")
+    assert access.scan(device3, "FK654321", nonce())["decision"] == "GRANTED"
+    assert access.scan(device3, "FK654321", nonce())["decision"] == "DENIED"
+    # only the admissions are queued for post-synchronisation
+    assert Scan.objects.filter(postsync_status=PostSync.PENDING).count() == 3
+
+
+class BrokenPartner(FakePartner):
+    name = "BROKEN"
+
+    def validate(self, check):
+        self.calls.append(check)
+        raise ValueError("could not parse the partner's answer: '<html>garbage'")
+
+
+@pytest.fixture
+def broken(venue):
+    fake = BrokenPartner()
+    registry.register_type(registry.InterfaceTypeSpec(code="BROKEN", label="Broken partner", access=fake))
+    interface = jobs.create_interface(venue.actor, type="BROKEN", name="Broken", url="http://127.0.0.1:9")
+    access.update_sector(venue.actor, venue.sector, interface=interface)
+    venue.device.door.sector.refresh_from_db()
+    yield fake
+    registry.unregister_type("BROKEN")
+
+
+def test_a_connector_that_fails_is_a_denial_recorded_and_logged_never_a_500(venue, broken, caplog):
+    answer = access.scan(venue.device, "FK123456", nonce())
+    assert answer["decision"] == "DENIED" and answer["reason"] == "PARTNER_ERROR"
+    assert "call a supervisor" in answer["message"]
+    row = Scan.objects.get(pk=answer["scan_id"])
+    assert row.reason == "PARTNER_ERROR" and row.detail.startswith("ValueError: could not parse")
+    assert row.postsync_status == ""
+    logged = [r for r in caplog.records if r.levelname == "ERROR" and "BROKEN" in r.getMessage()]
+    assert logged and logged[0].exc_info and logged[0].exc_info[0] is ValueError
+    # over HTTP too
+    r = venue.client().post("/api/v1/access/scans", {"barcode": "FK222222", "nonce": "h1"},
+                            content_type="application/json")
+    assert r.status_code == 200 and r.json()["reason"] == "PARTNER_ERROR"
+
+
+def test_a_connector_whose_format_rules_fail_is_a_partner_error_too(venue, broken):
+    def bad_rules(barcode, sector, interface):
+        raise RuntimeError("format rules could not be read")
+
+    broken.recognises = bad_rules
+    answer = access.scan(venue.device, "FK123456", nonce())
+    assert answer["decision"] == "DENIED" and answer["reason"] == "PARTNER_ERROR"
+    assert Scan.objects.get(pk=answer["scan_id"]).detail == "RuntimeError: format rules could not be read"
+    assert broken.calls == []  # the partner was not asked

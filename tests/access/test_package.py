@@ -192,8 +192,8 @@ def test_raw_package_is_the_same_package(venue, catalogue):
             left = sorted(map(json.dumps, plain[key])) if isinstance(plain[key], list) else plain[key]
             right = sorted(map(json.dumps, raw[key])) if isinstance(raw[key], list) else raw[key]
             if key == "barcodes":  # timestamps: same instant, maybe another ISO spelling
-                left = sorted((r[0], r[1:7]) for r in plain[key])
-                right = sorted((r[0], r[1:7]) for r in raw[key])
+                left = sorted((r[0], r[1:7], r[8:]) for r in plain[key])
+                right = sorted((r[0], r[1:7], r[8:]) for r in raw[key])
             assert left == right, key
 
 
@@ -218,3 +218,38 @@ def test_pruned_change_log_resets_old_cursors(venue):
     (t2,) = venue.sell_tonight(1)
     page = build_package(venue.sector, device.cursor)
     assert page["mode"] == "delta" and [r[0] for r in page["barcodes"]] == [t2.barcode]
+
+
+NASTY_NAMES = ['@@raw-barcodes@@', '"@@raw-removed@@"', 'Quote " and back\\slash', '</script><script>alert(1)</script>',
+               'Ünïcode \u2028 line']
+
+
+def test_package_json_survives_any_product_name(venue, catalogue):
+    import json
+
+    from passgate.access.package import RawJSON, dumps
+    from passgate.catalog.models import Family, Product
+
+    for i, name in enumerate(NASTY_NAMES):
+        product = catalog.create(venue.actor, Product, season=catalogue.season, code=f"N{i}", name=name,
+                                 family=Family.OPEN_PASS)
+        tariff = catalog.create(venue.actor, Tariff, product=product, code="T", name=name, price=1)
+        access.add_rule(venue.actor, venue.sector, product)
+        sales.sell(venue.actor, sales.SaleRequest(channel=catalogue.box_office, lines=[
+            sales.SaleLine(product=product, tariff=tariff, quantity=2)]))
+    (cancelled,) = venue.sell_tonight()
+    sales.cancel_ticket(venue.actor, cancelled)
+    body = json.loads(dumps(build_package(venue.sector, None, None, raw=True)))  # raw rows on PostgreSQL
+    names = {p["name"] for p in body["products"].values()}
+    assert set(NASTY_NAMES) <= names
+    assert len(body["barcodes"]) == 2 * len(NASTY_NAMES) and body["removed"] == [[cancelled.barcode, "CANCELLED"]]
+    # the same with rows rendered as JSON text, whatever the database
+    package = {"products": {"1": {"name": "@@raw-barcodes@@"}, "2": {"name": '"@@raw-removed@@"'}},
+               "barcodes": [["B0", 1], RawJSON('[["B1",1],["B2",2]]'), RawJSON("[]")],
+               "removed": [RawJSON('[["B3","CANCELLED"]]')]}
+    assert json.loads(dumps(package)) == {
+        "products": {"1": {"name": "@@raw-barcodes@@"}, "2": {"name": '"@@raw-removed@@"'}},
+        "barcodes": [["B0", 1], ["B1", 1], ["B2", 2]], "removed": [["B3", "CANCELLED"]]}
+    # and over HTTP
+    r = venue.client().get("/api/v1/access/package")
+    assert r.status_code == 200 and set(NASTY_NAMES) <= {p["name"] for p in r.json()["products"].values()}

@@ -70,7 +70,7 @@ class DeviceAdmin(AccessAdmin):
     list_select_related = ["door"]
     fields = ["organisation", "door", "name", "kind", "status", "token_prefix", "enrolled_at", "token_rolled_at",
               "revoked_at", "last_seen_at"]
-    actions = ["roll_devices", "revoke_devices"]
+    actions = ["roll_devices", "revoke_devices", "reinstate_devices"]
 
     def get_readonly_fields(self, request, obj=None):
         ro = ["status", "token_prefix", "enrolled_at", "token_rolled_at", "revoked_at", "last_seen_at"]
@@ -97,6 +97,17 @@ class DeviceAdmin(AccessAdmin):
                 self.message_user(request, f"{device}: {exc.message}", messages.ERROR)
                 continue
             self.message_user(request, format_html("New enrolment code for <b>{}</b>: <code>{}</code>",
+                                                   device.name, code), messages.WARNING)
+
+    @admin.action(description="Reinstate a revoked device: issue a new enrolment code", permissions=["change"])
+    def reinstate_devices(self, request, queryset):
+        for device in queryset:
+            try:
+                device, code = services.reinstate_device(actor_for(request, device.organisation), device)
+            except PassgateError as exc:
+                self.message_user(request, f"{device}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(request, format_html("<b>{}</b> reinstated; enrolment code: <code>{}</code>",
                                                    device.name, code), messages.WARNING)
 
     @admin.action(description="Revoke (refused at once)", permissions=["change"])

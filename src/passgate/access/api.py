@@ -226,8 +226,9 @@ class DeviceIn(In):
 
 def _device_out(d: Device) -> dict[str, Any]:
     return {"id": d.pk, "name": d.name, "kind": d.kind, "status": d.status, "door": d.door.code,
-            "token_prefix": d.token_prefix or None, "enrolled_at": services._iso(d.enrolled_at),
-            "revoked_at": services._iso(d.revoked_at), "last_seen_at": services._iso(d.last_seen_at)}
+            "token_prefix": d.token_prefix or None, "enrolled_at": services._iso(d.enrolled_at, d.organisation_id),
+            "revoked_at": services._iso(d.revoked_at, d.organisation_id),
+            "last_seen_at": services._iso(d.last_seen_at, d.organisation_id)}
 
 
 @router.get("/devices")
@@ -249,6 +250,13 @@ def create_device(request: HttpRequest, payload: DeviceIn):
 def roll_device(request: HttpRequest, device_id: int):
     actor = _actor(request, Permission.MANAGE_ACCESS)
     device, code = services.reenrol_device(actor, scoped_get(actor, Device, "device", pk=device_id))
+    return _json({**_device_out(device), "enrolment_code": code})
+
+
+@router.post("/devices/{device_id}/reinstate", summary="Bring a revoked device back: a new enrolment code (audited)")
+def reinstate_device(request: HttpRequest, device_id: int):
+    actor = _actor(request, Permission.MANAGE_ACCESS)
+    device, code = services.reinstate_device(actor, scoped_get(actor, Device, "device", pk=device_id))
     return _json({**_device_out(device), "enrolment_code": code})
 
 
@@ -327,8 +335,8 @@ def _scan_out(s: Scan) -> dict[str, Any]:
     return {"id": s.pk, "barcode": s.barcode, "decision": s.decision, "reason": s.reason or None,
             "operation": s.operation, "direction": s.direction, "source": s.source,
             "device": s.device_id, "door": s.door.code if s.door_id else None,
-            "sector": s.sector.code if s.sector_id else None, "scanned_at": s.scanned_at.isoformat(),
-            "received_at": s.received_at.isoformat(), "conflict": s.conflict or None,
+            "sector": s.sector.code if s.sector_id else None, "scanned_at": services._iso(s.scanned_at, s.organisation_id),
+            "received_at": services._iso(s.received_at, s.organisation_id), "conflict": s.conflict or None,
             "connector": s.connector or None, "postsync_status": s.postsync_status or None,
             "recorded_barcode": s.recorded_barcode or None}
 
@@ -379,8 +387,8 @@ def list_conflicts(request: HttpRequest, unresolved: bool = True):
     return _json({"items": [{"id": c.pk, "kind": c.kind, "barcode": c.barcode, "scan": c.scan_id,
                              "other_scan": c.other_scan_id, "sector": c.sector.code if c.sector_id else None,
                              "performance": c.performance.code if c.performance_id else None,
-                             "detail": c.detail, "detected_at": c.detected_at.isoformat(),
-                             "resolved_at": services._iso(c.resolved_at)} for c in qs[:1000]]})
+                             "detail": c.detail, "detected_at": services._iso(c.detected_at, c.organisation_id),
+                             "resolved_at": services._iso(c.resolved_at, c.organisation_id)} for c in qs[:1000]]})
 
 
 @router.get("/attendance", summary="Per performance (or pass product) and sector: entered, inside, denied by reason")

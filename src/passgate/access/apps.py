@@ -7,12 +7,11 @@ class AccessConfig(AppConfig):
     verbose_name = "Access control"
 
     def ready(self) -> None:
-        from passgate.sales.barcodes import set_barcode_factory
         from passgate.sales.signals import tickets_changed
 
-        from . import cache, signing
+        from . import cache, maintenance
         from .changes import on_tickets_changed
 
-        set_barcode_factory(signing.barcode_factory)
         cache.connect()
+        maintenance.register()
         tickets_changed.connect(on_tickets_changed, dispatch_uid="access.on_tickets_changed")

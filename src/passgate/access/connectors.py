@@ -65,6 +65,14 @@ class AccessConnector:
     def validate(self, check: PartnerCheck) -> PartnerDecision:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def fallback_window(self, at: dt.datetime, zone: Any) -> tuple[dt.datetime, dt.datetime]:
+        """While the partner is unreachable a card is admitted on detection once per sector per this
+        window: by default the organisation's calendar day around `at` (zone = its ZoneInfo)."""
+        local = at.astimezone(zone)
+        start = dt.datetime.combine(local.date(), dt.time(), tzinfo=zone)
+        end = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+        return start, end
+
     def post_sync(self, scan: Any, interface: Any) -> PartnerDecision:
         """Tell the partner about a card admitted offline. Raise PartnerUnavailable to retry later."""
         raise NotImplementedError

@@ -37,6 +37,7 @@ class Reason(models.TextChoices):
     BLOCKED = "BLOCKED", "Barcode blocked"
     PARTNER_REFUSED = "PARTNER_REFUSED", "Refused by the partner"
     PARTNER_UNAVAILABLE = "PARTNER_UNAVAILABLE", "Partner unreachable"
+    PARTNER_ERROR = "PARTNER_ERROR", "The partner's connector failed"
 
 
 class Operation(models.TextChoices):
@@ -307,8 +308,14 @@ class Scan(OrgScoped):
     postsync_status = models.CharField(max_length=10, choices=PostSync.choices, blank=True, default="")
     postsync_attempts = models.PositiveIntegerField(default=0)
     postsync_detail = models.CharField(max_length=300, blank=True)
+    postsync_claim = models.CharField(max_length=32, blank=True, default="",
+                                      help_text="The post-sync run handing this card to the partner now.")
+    postsync_claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A run killed mid-way: its claims expire and are taken again.")
     conflict = models.CharField(max_length=30, choices=ConflictKind.choices, blank=True)
     gate = models.CharField(max_length=100, blank=True, help_text="Third-party gate of an imported control.")
+    detail = models.CharField(max_length=300, blank=True,
+                              help_text="What went wrong behind the decision (e.g. a connector's error).")
 
     class Meta:
         ordering = ["-scanned_at", "-id"]
@@ -329,6 +336,27 @@ class Scan(OrgScoped):
 
     def __str__(self) -> str:
         return f"{self.barcode} {self.decision} {self.reason}".strip()
+
+
+class PartnerFallbackAdmission(OrgScoped):
+    """A partner card admitted on detection while its partner was unreachable: once per sector per
+    validity window (the organisation's calendar day unless the connector says otherwise), so a
+    partner outage does not open the sector to every scan of one card."""
+
+    sector = models.ForeignKey(Sector, on_delete=models.CASCADE, related_name="+")
+    card = models.CharField(max_length=200, help_text="The card's barcode as read.")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    admitted_at = models.DateTimeField()
+    door_code = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-admitted_at"]
+        constraints = [models.UniqueConstraint(fields=["organisation", "sector", "card", "window_start"],
+                                               name="partner_fallback_once_per_window")]
+
+    def __str__(self) -> str:
+        return f"{self.card} at {self.sector_id} from {self.window_start:%Y-%m-%d %H:%M}"
 
 
 class ScanConflict(OrgScoped):

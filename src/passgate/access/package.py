@@ -20,23 +20,37 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
+import orjson
 from django.db import connection
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from passgate.catalog.models import Performance, Product
 from passgate.errors import InvalidInput
+from passgate.orgs.models import Organisation
 from passgate.sales.models import RetiredBarcode, Ticket, TicketStatus
 
+from . import cache, signing
 from . import connectors as connector_registry
-from . import signing
 from .changes import current_seq, pruned_through
-from .models import AccessChange, AccessRule, ChangeKind, ExternalBarcode, ExternalBarcodeStatus, Sector
+from .models import (
+    AccessChange,
+    AccessRule,
+    ChangeKind,
+    DailyControl,
+    ExternalBarcode,
+    ExternalBarcodeStatus,
+    Sector,
+)
+from .services.decision import organisation_day
+from .services.inputs import _iso as iso
 
-COLUMNS = ["barcode", "product", "performance", "tariff", "category", "seat", "entries", "first_controlled_at"]
+COLUMNS = ["barcode", "product", "performance", "tariff", "category", "seat", "entries", "first_controlled_at",
+           "inside", "today", "window"]
+FORMAT = 2  # 2: rows carry inside, today's entries and an external barcode's window; header time_zone, day
 DEFAULT_LIMIT = 50_000
 MAX_LIMIT = 1_000_000
 LIVE = (TicketStatus.NOT_PRINTED, TicketStatus.PRINTED)
@@ -90,22 +104,29 @@ def _rules_q(rules: list[tuple], prefix: str = "") -> Q | None:
     return q
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
+def _iso(value, organisation_id: int | None = None) -> str | None:
+    return iso(value, organisation_id)
 
 
-def _header(sector: Sector, rules: list[tuple]) -> dict[str, Any]:
+def package_day(sector: Sector, now=None):
+    """The organisation's calendar day now: the `today` counts of the rows are for this day."""
+    return organisation_day(sector.organisation_id, now or timezone.now())
+
+
+def _header(sector: Sector, rules: list[tuple], day) -> dict[str, Any]:
     product_ids = {r[0] for r in rules}
     products = {
         str(p.pk): {"code": p.code, "name": p.name, "family": p.family, "single_entry": p.single_entry,
-                    "validity": p.validity, "valid_from": _iso(p.valid_from), "valid_until": _iso(p.valid_until),
+                    "validity": p.validity, "valid_from": _iso(p.valid_from, p.organisation_id),
+                    "valid_until": _iso(p.valid_until, p.organisation_id),
                     "validity_hours": p.validity_hours, "max_controls": p.max_controls,
                     "max_controls_per_day": p.max_controls_per_day}
         for p in Product.objects.filter(pk__in=product_ids)
     }
     performances = {
-        str(p.pk): {"code": p.code, "product": p.product_id, "opens_at": _iso(p.doors_open_at or p.starts_at),
-                    "starts_at": _iso(p.starts_at), "ends_at": _iso(p.ends_at)}
+        str(p.pk): {"code": p.code, "product": p.product_id,
+                    "opens_at": _iso(p.doors_open_at or p.starts_at, p.organisation_id),
+                    "starts_at": _iso(p.starts_at, p.organisation_id), "ends_at": _iso(p.ends_at, p.organisation_id)}
         for p in Performance.objects.filter(product_id__in=product_ids)
     }
     connector_rules = []
@@ -113,8 +134,11 @@ def _header(sector: Sector, rules: list[tuple]) -> dict[str, Any]:
     if served is not None:
         connector_rules.append({"connector": served[0].name, "rules": served[0].format_rules(sector, served[1])})
     return {
-        "format": 1,
-        "generated_at": timezone.now().isoformat(),
+        "format": FORMAT,
+        "generated_at": _iso(timezone.now(), sector.organisation_id),
+        # Day boundaries of per-day limits are the organisation's; `today` of each row counts `day`.
+        "time_zone": cache.row(Organisation, sector.organisation_id).time_zone,
+        "day": day.isoformat(),
         "sector": {"code": sector.code, "name": sector.name, "reentry_allowed": sector.reentry_allowed,
                    "connector": served[0].name if served else None},
         "products": products,
@@ -129,20 +153,27 @@ def _header(sector: Sector, rules: list[tuple]) -> dict[str, Any]:
 # ---------------------------------------------------------------- rows
 
 TICKET_VALUES = ("id", "barcode", "product_id", "performance_id", "tariff_id", "category_id", "seat", "control_count",
-                 "first_controlled_at", "status")
+                 "first_controlled_at", "status", "inside", "today")
+
+
+def _tickets(day):
+    """Tickets with their entries on `day` (per-day limits), as the rows need them."""
+    today = DailyControl.objects.filter(ticket_id=OuterRef("pk"), day=day).values("count")[:1]
+    return Ticket.objects.annotate(today=Coalesce(Subquery(today), 0))
 
 
 def _ticket_row(v: tuple) -> list:
-    return [v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8].isoformat() if v[8] else None]
+    return [v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8].isoformat() if v[8] else None, bool(v[10]), v[11], None]
 
 
 def _external_row(e: dict) -> list:
+    window = [_iso(e["valid_from"]), _iso(e["valid_until"])] if (e["valid_from"] or e["valid_until"]) else None
     return [e["barcode"], e["product_id"], None, e["tariff_id"], None, "", e["control_count"],
-            _iso(e["first_controlled_at"])]
+            _iso(e["first_controlled_at"]), e["inside"], None, window]  # today: null = no day count
 
 
 EXTERNAL_VALUES = ("id", "barcode", "product_id", "tariff_id", "control_count", "first_controlled_at", "status",
-                   "source", "valid_from", "valid_until")
+                   "source", "valid_from", "valid_until", "inside")
 
 
 def _external_q(sector: Sector, rules: list[tuple]) -> Q | None:
@@ -159,7 +190,7 @@ def _external_q(sector: Sector, rules: list[tuple]) -> Q | None:
 
 
 def build_package(sector: Sector, cursor: str | None = None, limit: int | None = DEFAULT_LIMIT,
-                  raw: bool = False) -> dict[str, Any]:
+                  raw: bool = False, *, now=None) -> dict[str, Any]:
     """One page of the package for a sector. limit=None builds the whole full package at once.
     raw=True (PostgreSQL): the database renders the ticket rows as JSON text — serialise the
     result with `dumps()`, not json.dumps (the fast path for large sectors)."""
@@ -171,16 +202,17 @@ def build_package(sector: Sector, cursor: str | None = None, limit: int | None =
         decoded = ("F", "T", 0, current_seq(sector.organisation_id))
     mode, phase, a, b = decoded
     rules = _rules(sector)
-    package = _header(sector, rules)
+    day = package_day(sector, now)
+    package = _header(sector, rules, day)
     if mode == "F":
-        package.update(_full_page(sector, rules, phase, a, b, limit, raw))
+        package.update(_full_page(sector, rules, phase, a, b, limit, raw, day))
     else:
-        package.update(_delta_page(sector, rules, a, b, limit))
+        package.update(_delta_page(sector, rules, a, b, limit, day))
     return package
 
 
 def _full_page(sector: Sector, rules, phase: str, after_id: int, start_seq: int, limit: int | None,
-               raw: bool = False) -> dict:
+               raw: bool = False, day=None) -> dict:
     org_id = sector.organisation_id
     barcodes: list[list] = []
     removed: list[list] = []
@@ -191,7 +223,7 @@ def _full_page(sector: Sector, rules, phase: str, after_id: int, start_seq: int,
             rows = []
             count, last = 0, after_id
             if rules_q is not None:
-                live_json, dead_json, count, last = _ticket_json(org_id, rules_q, after_id, budget)
+                live_json, dead_json, count, last = _ticket_json(org_id, rules_q, after_id, budget, day)
                 last = last or after_id
                 barcodes.append(RawJSON(live_json))
                 removed.append(RawJSON(dead_json))
@@ -199,7 +231,7 @@ def _full_page(sector: Sector, rules, phase: str, after_id: int, start_seq: int,
         elif phase == "T":
             rows: list = []
             if rules_q is not None:
-                qs = (Ticket.objects.filter(organisation_id=org_id, id__gt=after_id).filter(rules_q)
+                qs = (_tickets(day).filter(organisation_id=org_id, id__gt=after_id).filter(rules_q)
                       .order_by("id").values_list(*TICKET_VALUES))
                 rows = list(qs[:budget] if budget is not None else qs.iterator(chunk_size=20_000))
             for v in rows:
@@ -247,54 +279,47 @@ def _full_page(sector: Sector, rules, phase: str, after_id: int, start_seq: int,
                     "next_cursor": encode_cursor(sector.pk, "F", 0, start_seq, phase)}
 
 
-class RawJSON(str):
-    """A JSON array already rendered by the database."""
-
-
-def _ticket_json(org_id: int, rules_q: Q, after_id: int, limit: int | None) -> tuple[str, str, int, int | None]:
+def _ticket_json(org_id: int, rules_q: Q, after_id: int, limit: int | None, day) -> tuple[str, str, int, int | None]:
     """PostgreSQL renders one page of ticket rows: (live rows JSON, [barcode, status] JSON, count, last id)."""
     qs = (Ticket.objects.filter(organisation_id=org_id, id__gt=after_id).filter(rules_q)
           .values_list("id", "barcode", "product_id", "performance_id", "tariff_id", "category_id", "seat",
-                       "control_count", "first_controlled_at", "status"))
+                       "control_count", "first_controlled_at", "status", "inside"))
     qs = qs.order_by("id")[:limit] if limit is not None else qs.order_by()
     inner, params = qs.query.sql_with_params()
     live = "('NOT_PRINTED', 'PRINTED')"
     order = " ORDER BY t.id" if limit is not None else ""
     sql = (
         "SELECT COALESCE(json_agg(json_build_array(t.barcode, t.product_id, t.performance_id, t.tariff_id, "
-        f"t.category_id, t.seat, t.control_count, t.first_controlled_at){order}) FILTER (WHERE t.status IN {live}), "
-        "'[]')::text, "
+        "t.category_id, t.seat, t.control_count, t.first_controlled_at, t.inside, COALESCE(dc.count, 0), NULL)"
+        f"{order}) FILTER (WHERE t.status IN {live}), '[]')::text, "
         f"COALESCE(json_agg(json_build_array(t.barcode, t.status){order}) FILTER (WHERE t.status NOT IN {live}), "
         "'[]')::text, count(*), max(t.id) "
-        f"FROM ({inner}) t")
+        f'FROM ({inner}) t LEFT JOIN "{DailyControl._meta.db_table}" dc ON dc.ticket_id = t.id AND dc.day = %s')
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, (*params, day))
         return cursor.fetchone()
 
 
-def dumps(package: dict[str, Any]) -> str:
-    """Serialise a package; rows rendered by the database (RawJSON) are spliced in as they are."""
+class RawJSON(str):
+    """A JSON array of rows already rendered by the database."""
+
+
+def dumps(package: dict[str, Any]) -> bytes:
+    """Serialise a package. Rows rendered by the database go in as orjson Fragments (JSON values,
+    not text spliced into text), so no product name or barcode can break the document."""
     out = {}
-    raw: dict[str, str] = {}
     for key, value in package.items():
         if isinstance(value, list) and any(isinstance(v, RawJSON) for v in value):
-            parts = []
             plain = [v for v in value if not isinstance(v, RawJSON)]
-            if plain:
-                parts.append(json.dumps(plain, separators=(",", ":"))[1:-1])
-            parts += [v[1:-1] for v in value if isinstance(v, RawJSON) and len(v) > 2]
-            token = f"@@raw-{key}@@"
-            raw[json.dumps(token)] = "[" + ",".join(p for p in parts if p) + "]"
-            out[key] = token
+            parts = [orjson.dumps(plain)[1:-1]] if plain else []
+            parts += [v.encode()[1:-1] for v in value if isinstance(v, RawJSON) and len(v) > 2]
+            out[key] = orjson.Fragment(b"[" + b",".join(parts) + b"]")
         else:
             out[key] = value
-    text = json.dumps(out, separators=(",", ":"))
-    for token, value in raw.items():
-        text = text.replace(token, value, 1)
-    return text
+    return orjson.dumps(out)
 
 
-def _delta_page(sector: Sector, rules, after_seq: int, after_id: int, limit: int | None) -> dict:
+def _delta_page(sector: Sector, rules, after_seq: int, after_id: int, limit: int | None, day=None) -> dict:
     org_id = sector.organisation_id
     if after_seq < pruned_through(org_id):
         # The changes after this cursor were pruned from the log: start again in full.
@@ -322,7 +347,7 @@ def _delta_page(sector: Sector, rules, after_seq: int, after_id: int, limit: int
         rules_q = _rules_q(rules)
         if rules_q is not None:
             in_sector = set(Ticket.objects.filter(pk__in=ticket_ids).filter(rules_q).values_list("id", flat=True))
-        for v in Ticket.objects.filter(pk__in=ticket_ids, organisation_id=org_id).values_list(*TICKET_VALUES):
+        for v in _tickets(day).filter(pk__in=ticket_ids, organisation_id=org_id).values_list(*TICKET_VALUES):
             seen.add(v[1])
             if v[0] in in_sector and v[9] in LIVE:
                 barcodes.append(_ticket_row(v))

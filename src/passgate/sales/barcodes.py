@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 # Crockford base32 without I, L, O, U: easy to read aloud and to type at a door.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -19,22 +23,29 @@ def barcode_taken(barcode: str) -> bool:
     return Ticket.objects.filter(barcode=barcode).exists() or RetiredBarcode.objects.filter(barcode=barcode).exists()
 
 
-# Optional factory (organisation, product, performance) -> barcode | None, set by
-# access control for organisations that issue signed barcodes (None = random).
-barcode_factory = None
+_factories: dict[str, Any] = {}
 
 
-def set_barcode_factory(factory) -> None:
-    global barcode_factory
-    barcode_factory = factory
+def barcode_factory():
+    """The factory named by settings.BARCODE_FACTORY (PASSGATE_BARCODE_FACTORY): a dotted path to a
+    callable (organisation, product, performance) -> barcode | None (None = a random barcode);
+    empty = random barcodes only. Read from the setting, never patched in at start-up."""
+    path = getattr(settings, "BARCODE_FACTORY", "") or ""
+    if not path:
+        return None
+    factory = _factories.get(path)
+    if factory is None:
+        factory = _factories[path] = import_string(path)
+    return factory
 
 
 def new_barcode(organisation=None, product=None, performance=None) -> str:
     """A barcode no ticket has or ever had (the unique constraints are the last word)."""
+    factory = barcode_factory()
     while True:
         barcode = None
-        if barcode_factory is not None and organisation is not None:
-            barcode = barcode_factory(organisation, product, performance)
+        if factory is not None and organisation is not None:
+            barcode = factory(organisation, product, performance)
         barcode = barcode or random_barcode()
         if not barcode_taken(barcode):
             return barcode

@@ -12,10 +12,12 @@ from .decision import (  # noqa: F401
 )
 from .devices import (  # noqa: F401
     DeviceRevoked,
+    DeviceRevokedConflict,
     authenticate_device,
     create_device,
     enrol_device,
     reenrol_device,
+    reinstate_device,
     revoke_device,
     roll_device_token,
     touch_device,
@@ -56,5 +58,5 @@ from .places import (  # noqa: F401
     update_sector,
 )
 from .postsync import pending_postsync, run_postsync  # noqa: F401
-from .recording import Outcome, holder_name, operation_for, replay, ticket_view  # noqa: F401
+from .recording import NonceReused, Outcome, holder_name, operation_for, replay, ticket_view  # noqa: F401
 from .scans import scan  # noqa: F401

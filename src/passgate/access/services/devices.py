@@ -8,7 +8,7 @@ import secrets
 from django.db import connection, transaction
 from django.utils import timezone
 
-from passgate.errors import Forbidden, InvalidInput
+from passgate.errors import Conflict, Forbidden, InvalidInput
 from passgate.orgs.models import Organisation
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import (
@@ -80,11 +80,29 @@ def enrol_device(code: str) -> tuple[Device, str]:
     return device, token
 
 
+class DeviceRevokedConflict(Conflict):
+    """A revoked device stays revoked: rolling or re-enrolling it is refused (reinstate_device is the
+    one, audited, way back)."""
+
+    code = "device_revoked"
+
+
+def _refuse_revoked(device: Device, what: str) -> None:
+    if device.status == DeviceStatus.REVOKED:
+        raise DeviceRevokedConflict(
+            f"device {device.name} is revoked: it cannot be {what}", field="device",
+            expected="an active or pending device (reinstate a revoked device first, explicitly)",
+            found=f"status {device.status}")
+
+
 def reenrol_device(actor: Actor, device: Device) -> tuple[Device, str]:
-    """'Roll' from the back office: the current token dies now; a new enrolment code is issued."""
+    """'Roll' from the back office: the current token dies now; a new enrolment code is issued.
+    Refused for a revoked device (see reinstate_device)."""
     actor.require(Permission.MANAGE_ACCESS)
     check_same_organisation(actor, {"device": device})
     with transaction.atomic():
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        _refuse_revoked(device, "re-enrolled")
         before = snapshot(device)
         code = _new_enrolment(device)
         device.token_hash = None
@@ -97,17 +115,42 @@ def reenrol_device(actor: Actor, device: Device) -> tuple[Device, str]:
     return device, code
 
 
+def reinstate_device(actor: Actor, device: Device) -> tuple[Device, str]:
+    """Bring a revoked device back, deliberately: it gets a new enrolment code (its old token stays
+    dead) and the reinstatement is audited."""
+    actor.require(Permission.MANAGE_ACCESS)
+    check_same_organisation(actor, {"device": device})
+    with transaction.atomic():
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        if device.status != DeviceStatus.REVOKED:
+            raise Conflict("only a revoked device can be reinstated", field="device", code="device_not_revoked",
+                           expected="a revoked device", found=f"status {device.status}")
+        before = snapshot(device)
+        code = _new_enrolment(device)
+        device.token_hash = None
+        device.token_prefix = ""
+        device.status = DeviceStatus.PENDING
+        device.revoked_at = None
+        device.save()
+        record_audit(actor, "reinstate", device, before, snapshot(device))
+    return device, code
+
+
 def roll_device_token(device: Device) -> str:
     """The device replaces its own token (the old one stops working at once)."""
     with transaction.atomic():
         device = Device.objects.select_related("organisation").get(pk=device.pk)  # auth holds a partial row
+        _refuse_revoked(device, "given a new token")
         before = snapshot(device)
         token = _issue_token(device)
         device.token_rolled_at = timezone.now()
         updated = Device.objects.filter(pk=device.pk, status=DeviceStatus.ACTIVE).update(
             token_hash=device.token_hash, token_prefix=device.token_prefix, token_rolled_at=device.token_rolled_at)
         if not updated:
-            raise Forbidden("this device is revoked", code="device_revoked", field="Authorization")
+            status = Device.objects.filter(pk=device.pk).values_list("status", flat=True).first()
+            raise DeviceRevokedConflict(f"device {device.name} is not active: its token cannot be rolled",
+                                        field="Authorization", expected="an active device",
+                                        found=f"status {status}")
         record_audit(Actor.system(device.organisation, f"device:{device.name}"), "roll_token", device, before,
                      snapshot(device))
     return token

@@ -23,6 +23,7 @@ from passgate.sales.models import RetiredBarcode, Ticket, TicketStatus
 from .. import connectors as connector_registry
 from ..models import (
     ConflictKind,
+    DailyControl,
     Decision,
     Device,
     Direction,
@@ -36,9 +37,9 @@ from ..models import (
     ScanSource,
     Sector,
 )
-from .decision import rules_match, sector_rules, window_reason
+from .decision import organisation_day, rules_match, sector_rules, window_reason
 from .inputs import MAX_BATCH, _iso, clean_barcode, clean_direction, clean_nonce, clean_time
-from .recording import operation_for
+from .recording import operation_for, same_scan
 
 
 @dataclass
@@ -84,6 +85,16 @@ def _apply_history_control(model, pk: int, item: HistoryItem) -> None:
         model.objects.filter(pk=pk).update(**updates)
 
 
+def _count_history_day(ticket: Ticket, item: HistoryItem) -> None:
+    """An entry decided offline counts toward that day's limit online too (the same facts everywhere)."""
+    product = ticket.product
+    if item.direction != Direction.ENTRY or product.single_entry or not product.max_controls_per_day:
+        return
+    day = organisation_day(ticket.organisation_id, item.scanned_at)
+    DailyControl.objects.bulk_create([DailyControl(ticket_id=ticket.pk, day=day, count=0)], ignore_conflicts=True)
+    DailyControl.objects.filter(ticket_id=ticket.pk, day=day).update(count=F("count") + 1)
+
+
 def _record_history(organisation_id: int, device: Device | None, door: Door | None, sector: Sector | None,
                     item: HistoryItem, source: str, now: dt.datetime) -> tuple[Scan | None, list[ScanConflict]]:
     """Record one scan decided elsewhere (offline device or third-party gate) and flag conflicts.
@@ -121,7 +132,7 @@ def _record_history(organisation_id: int, device: Device | None, door: Door | No
         )
         scan_row.response = {"decision": item.decision, "reason": item.reason or None, "operation": operation,
                              "barcode": item.barcode, "direction": item.direction,
-                             "scanned_at": _iso(item.scanned_at)}
+                             "scanned_at": _iso(item.scanned_at, organisation_id)}
         try:
             with transaction.atomic():
                 scan_row.save()
@@ -132,11 +143,13 @@ def _record_history(organisation_id: int, device: Device | None, door: Door | No
         if ticket is not None:
             conflicts += _ticket_history_conflicts(scan_row, ticket, retired, sector, item)
             _apply_history_control(Ticket, ticket.pk, item)
+            _count_history_day(ticket, item)
         elif ext is not None and not connector_name:
             if item.direction == Direction.ENTRY and ext.status == ExternalBarcodeStatus.BLOCKED and (
                     ext.blocked_at is None or ext.blocked_at <= item.scanned_at):
+                blocked_at = _iso(ext.blocked_at, organisation_id)
                 conflicts.append(_flag(scan_row, ConflictKind.INVALIDATED_BEFORE_ENTRY,
-                                       detail=f"blocked at {_iso(ext.blocked_at)}: {ext.block_reason}"))
+                                       detail=f"blocked at {blocked_at}: {ext.block_reason}"))
             _apply_history_control(ExternalBarcode, ext.pk, item)
         elif ext is not None:
             _apply_history_control(ExternalBarcode, ext.pk, item)
@@ -154,19 +167,20 @@ def _ticket_history_conflicts(scan_row: Scan, ticket: Ticket, retired, sector: S
     found: list[ScanConflict] = []
     if retired is not None and retired.retired_at <= at:
         found.append(_flag(scan_row, ConflictKind.REPLACED_BEFORE_ENTRY,
-                           detail=f"barcode replaced by a reprint at {_iso(retired.retired_at)}"))
+                           detail=f"barcode replaced by a reprint at {_iso(retired.retired_at, scan_row.organisation_id)}"))
     if ticket.status == TicketStatus.CANCELLED and ticket.cancelled_at and ticket.cancelled_at <= at:
         found.append(_flag(scan_row, ConflictKind.CANCELLED_BEFORE_ENTRY,
-                           detail=f"ticket cancelled at {_iso(ticket.cancelled_at)}"))
+                           detail=f"ticket cancelled at {_iso(ticket.cancelled_at, scan_row.organisation_id)}"))
     if ticket.status == TicketStatus.INVALIDATED and ticket.invalidated_at and ticket.invalidated_at <= at:
         found.append(_flag(scan_row, ConflictKind.INVALIDATED_BEFORE_ENTRY,
-                           detail=f"ticket invalidated at {_iso(ticket.invalidated_at)}"))
+                           detail=f"ticket invalidated at {_iso(ticket.invalidated_at, scan_row.organisation_id)}"))
     if sector is not None and not rules_match(sector_rules(sector.pk), ticket.product_id, ticket.performance_id,
                                               ticket.tariff_id, ticket.category_id):
         found.append(_flag(scan_row, ConflictKind.WRONG_SECTOR, detail=f"not valid in sector {sector.code}"))
     window = window_reason(ticket.product, ticket.performance, ticket.first_controlled_at, at)
     if window:
-        found.append(_flag(scan_row, ConflictKind.OUT_OF_VALIDITY, detail=f"{window} at {_iso(at)}"))
+        found.append(_flag(scan_row, ConflictKind.OUT_OF_VALIDITY,
+                           detail=f"{window} at {_iso(at, scan_row.organisation_id)}"))
     product = ticket.product
     others = (Scan.objects.filter(ticket_id=ticket.pk, decision=Decision.GRANTED)
               .exclude(pk=scan_row.pk).order_by("scanned_at", "id"))
@@ -185,7 +199,7 @@ def _ticket_history_conflicts(scan_row: Scan, ticket: Ticket, retired, sector: S
                 other = entries[0]
                 where = other.door.code if other.door_id else (other.gate or "a third-party gate")
                 found.append(_flag(scan_row, ConflictKind.DOUBLE_ENTRY, other=other,
-                                   detail=f"also admitted at {_iso(other.scanned_at)} ({where})"))
+                                   detail=f"also admitted at {_iso(other.scanned_at, scan_row.organisation_id)} ({where})"))
     elif product.max_controls:
         count = sum(1 for s in others if s.direction == Direction.ENTRY) + 1
         if count > product.max_controls:
@@ -244,8 +258,18 @@ def upload_offline(device: Device, items: list[Any], *, now: dt.datetime | None 
     parsed = [_parse_history(raw, i, need_nonce=True, need_ref=False) for i, raw in enumerate(items)]
     now = now or timezone.now()
     sector = device.door.sector
-    existing = set(Scan.objects.filter(device=device, nonce__in=[p.nonce for p in parsed])
-                   .values_list("nonce", flat=True))
+    # A nonce already used (stored, or earlier in this batch) must be a retry of the same scan:
+    # checked for the whole batch before anything is recorded.
+    seen: dict[str, dict[str, Any]] = {
+        row["nonce"]: row for row in Scan.objects.filter(device=device, nonce__in=[p.nonce for p in parsed])
+        .values("nonce", "barcode", "direction", "scanned_at")}
+    existing = set(seen)
+    for index, item in enumerate(parsed):
+        if item.nonce in seen:
+            same_scan(seen[item.nonce], item.barcode, item.direction, item.scanned_at, f"scans[{index}].nonce",
+                      organisation=device.organisation_id)
+        else:
+            seen[item.nonce] = {"barcode": item.barcode, "direction": item.direction, "scanned_at": item.scanned_at}
     recorded = duplicates = 0
     conflicts: list[dict[str, Any]] = []
     queued = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import zoneinfo
 from typing import Any
 
 from passgate.errors import InvalidInput, WrongShape, shown
@@ -54,6 +55,7 @@ MESSAGES = {
     Reason.BLOCKED: "Card blocked",
     Reason.PARTNER_REFUSED: "Refused by the partner",
     Reason.PARTNER_UNAVAILABLE: "Partner unreachable: cannot check this card",
+    Reason.PARTNER_ERROR: "This card could not be checked (the partner's connector failed): call a supervisor",
 }
 
 
@@ -61,8 +63,44 @@ def hash_secret(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_ZONES: dict[str, zoneinfo.ZoneInfo] = {}
+
+
+def zone_of(organisation: Any) -> zoneinfo.ZoneInfo | None:
+    """The time zone of an organisation (row or id), or None (then times stay as they are)."""
+    if organisation is None:
+        return None
+    if isinstance(organisation, int):
+        from passgate.orgs.models import Organisation
+
+        from .. import cache
+        organisation = cache.row(Organisation, organisation)
+    name = organisation.time_zone
+    zone = _ZONES.get(name)
+    if zone is None:
+        zone = _ZONES[name] = zoneinfo.ZoneInfo(name)
+    return zone
+
+
+def _iso(value: dt.datetime | None, organisation: Any = None) -> str | None:
+    """Every time the access API shows: ISO 8601 with the offset of the organisation's zone, to the
+    second (organisation = a row or an id; without it, the value's own offset)."""
+    if not value:
+        return None
+    zone = zone_of(organisation)
+    if zone is not None:
+        value = value.astimezone(zone)
+    return value.replace(microsecond=0).isoformat()
+
+
+def in_words(value: dt.datetime, organisation: Any, now: dt.datetime | None = None) -> str:
+    """A time for the steward, in the organisation's zone: "today at 19:02", "on 2026-05-01 at 19:02"."""
+    zone = zone_of(organisation)
+    local = value.astimezone(zone) if zone is not None else value
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(local.tzinfo).date()
+    if local.date() == today:
+        return f"today at {local:%H:%M}"
+    return f"on {local:%Y-%m-%d} at {local:%H:%M}"
 
 
 def clean_barcode(barcode: Any, field: str = "barcode") -> str:

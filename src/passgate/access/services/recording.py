@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection
 
+from passgate.errors import Conflict
 from passgate.sales.models import Ticket
 
 from ..models import (
@@ -20,7 +21,7 @@ from ..models import (
     Scan,
     ScanSource,
 )
-from .inputs import MESSAGES, _iso
+from .inputs import MESSAGES, _iso, in_words
 
 
 def holder_name(ticket: Ticket) -> str:
@@ -37,7 +38,7 @@ def ticket_view(ticket: Ticket, entries: int | None = None) -> dict[str, Any]:
         "product": ticket.product.code,
         "product_name": ticket.product.name,
         "performance": perf.code if perf else None,
-        "performance_starts_at": _iso(perf.starts_at) if perf else None,
+        "performance_starts_at": _iso(perf.starts_at, ticket.organisation_id) if perf else None,
         "tariff": ticket.tariff.code,
         "tariff_name": ticket.tariff.name,
         "category": ticket.category.code if ticket.category_id else None,
@@ -72,6 +73,7 @@ class Outcome:
     operation: str = ""
     partner_reason: str = ""
     recorded: Any = None  # the scan row, when the decision already recorded it
+    detail: str = ""  # kept on the scan row, not shown to the steward (e.g. a connector's error)
 
 
 def _answer(scan: Scan, outcome: Outcome | None = None) -> dict[str, Any]:
@@ -86,8 +88,10 @@ def _build_response(device: Device, barcode: str, direction: str, scanned_at: dt
     if info is None and outcome.ticket is not None:
         info = ticket_view(outcome.ticket)
     message = outcome.message or MESSAGES.get(outcome.reason, outcome.reason)
-    if outcome.reason == Reason.ALREADY_CONTROLLED and outcome.previous:
-        message = f"Already used at {outcome.previous['at']} (door {outcome.previous['door']})"
+    if outcome.reason == Reason.ALREADY_CONTROLLED and outcome.previous and not outcome.message:
+        at = outcome.previous.get("_at")
+        when = in_words(at, device.organisation_id) if at is not None else outcome.previous["at"]
+        message = f"Already used {when} (door {outcome.previous['door']})"
     return {
         "decision": outcome.decision,
         "reason": outcome.reason or None,
@@ -95,11 +99,12 @@ def _build_response(device: Device, barcode: str, direction: str, scanned_at: dt
         "message": message,
         "barcode": barcode,
         "direction": direction,
-        "scanned_at": _iso(scanned_at),
+        "scanned_at": _iso(scanned_at, device.organisation_id),
         "door": device.door.code,
         "sector": device.door.sector.code,
         "ticket": info,
-        "previous": outcome.previous,
+        "previous": ({k: v for k, v in outcome.previous.items() if not k.startswith("_")}
+                     if outcome.previous else None),
         "partner_reason": outcome.partner_reason or None,
     }
 
@@ -128,7 +133,7 @@ def _scan_values(device: Device, barcode: str, nonce: str, scanned_at: dt.dateti
         "direction": direction, "decision": outcome.decision, "reason": outcome.reason,
         "operation": outcome.operation, "message": response["message"][:300], "scanned_at": scanned_at,
         "received_at": now, "response": response, "connector": outcome.connector,
-        "postsync_status": outcome.postsync,
+        "postsync_status": outcome.postsync, "detail": outcome.detail[:300],
     }
     return values
 
@@ -184,14 +189,46 @@ def _insert_scan(values: dict[str, Any]) -> _Recorded:
     return _Recorded(pk, values["response"])
 
 
-def replay(device: Device, nonce: str) -> dict[str, Any] | None:
+class NonceReused(Conflict):
+    """A device sent a nonce it already used, for another scan: never a grant (a scanner whose
+    counter was reset must not open the gate with the first answer given for that nonce)."""
+
+    code = "nonce_reused"
+
+
+def same_scan(stored: dict[str, Any], barcode: str, direction: str, scanned_at: dt.datetime | None,
+              field: str = "nonce", organisation: Any = None) -> None:
+    """A retry of a nonce must be the same scan (barcode, direction, and the time when the device sent
+    one); otherwise NonceReused. `stored` = the scan row's barcode, direction, scanned_at."""
+    differs = (stored["barcode"] != barcode or stored["direction"] != direction
+               or (scanned_at is not None and stored["scanned_at"] != scanned_at))
+    if differs:
+        raise NonceReused(
+            "this nonce was already used by this device for another scan", field=field,
+            expected=(f"a new nonce, or a retry of the same scan (barcode {stored['barcode']}, direction "
+                      f"{stored['direction']}, scanned at {_iso(stored['scanned_at'], organisation)})"),
+            found=(f"barcode {barcode}, direction {direction}, "
+                   f"scanned at {_iso(scanned_at, organisation) or '(not sent)'}"))
+
+
+def replay(device: Device, nonce: str, barcode: str | None = None, direction: str | None = None,
+           scanned_at: dt.datetime | None = None) -> dict[str, Any] | None:
+    """The first answer given for (device, nonce), or None. With `barcode`, the retry must be the same
+    scan (see same_scan); scanned_at=None = the device sent no time (any stored time matches)."""
     scan = Scan.objects.filter(device=device, nonce=nonce).first()
-    return _answer(scan) if scan else None
+    if scan is None:
+        return None
+    if barcode is not None:
+        same_scan({"barcode": scan.barcode, "direction": scan.direction, "scanned_at": scan.scanned_at},
+                  barcode, direction or scan.direction, scanned_at, organisation=device.organisation_id)
+    return _answer(scan)
 
 
-def _replay_after_race(device, nonce, exc: IntegrityError) -> dict:
-    """A concurrent scan with the same nonce won the insert: answer as it did."""
-    answer = replay(device, nonce)
+def _replay_after_race(device, nonce, exc: IntegrityError, barcode: str, direction: str,
+                       scanned_at: dt.datetime | None) -> dict:
+    """A scan with the same nonce won the insert (a retry, or a concurrent one): answer as it did,
+    if it was the same scan."""
+    answer = replay(device, nonce, barcode, direction, scanned_at)
     if answer is None:
         raise exc
     return answer
