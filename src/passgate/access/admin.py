@@ -13,7 +13,6 @@ from passgate.errors import PassgateError
 from passgate.orgs.admin_base import OrgScopedAdmin, ReadOnlyAdmin, actor_for, member_roles
 from passgate.orgs.models import Organisation
 from passgate.orgs.permissions import Permission
-from passgate.orgs.services import update_scoped
 
 from . import services
 from .models import (
@@ -79,7 +78,7 @@ class DeviceAdmin(AccessAdmin):
     def save_model(self, request, obj, form, change):
         actor = actor_for(request, obj.organisation)
         if change:
-            update_scoped(actor, Device.objects.get(pk=obj.pk), Permission.MANAGE_ACCESS,
+            services.update_device(actor, Device.objects.get(pk=obj.pk),
                                    **{k: getattr(obj, k) for k in form.changed_data})
             return
         device, code = services.create_device(actor, obj.door, obj.name, obj.kind)

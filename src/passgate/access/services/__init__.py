@@ -21,6 +21,7 @@ from .devices import (  # noqa: F401
     revoke_device,
     roll_device_token,
     touch_device,
+    update_device,
 )
 from .external import (  # noqa: F401
     block_external_barcode,

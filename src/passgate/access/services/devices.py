@@ -16,6 +16,7 @@ from passgate.orgs.services import (
     check_same_organisation,
     record_audit,
     snapshot,
+    update_scoped,
 )
 
 from .. import cache
@@ -49,6 +50,13 @@ def create_device(actor: Actor, door: Door, name: str, kind: str = "SCANNER") ->
         record_audit(actor, "create", device, None, snapshot(device))
     return device, code
 
+
+
+def update_device(actor: Actor, device: Device, **fields) -> Device:
+    """Rename a device, change its kind or move it to another door of the organisation (audited).
+    Its status and token change only through enrol, roll, revoke and reinstate."""
+    fields.pop("status", None)
+    return update_scoped(actor, device, Permission.MANAGE_ACCESS, **fields)
 
 def _issue_token(device: Device) -> str:
     token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
