@@ -313,6 +313,11 @@ def ticket_view(ticket: dict) -> dict:
             "updatedAt": _iso(ticket["updatedAt"])}
 
 
+def ticket_sent(ticket: dict) -> dict:
+    """A ticket as the sandbox shows it in /_sandbox/state: its wallet view and what was injected."""
+    return {**ticket_view(ticket), "sent": orjson.loads(ticket["sent"])}
+
+
 # ---------------------------------------------------------------- partner endpoints
 
 async def put_event(request: Request) -> Response:
@@ -377,13 +382,14 @@ async def inject(request: Request) -> Response:
                 results.append({"ticketId": raw["ticketId"], "status": "ALREADY_INJECTED"})
                 continue
             owner, holder = owner_of(spectator.get("email") if spectator else None), holder_of(spectator)
+            sent = orjson.dumps(raw).decode()  # the ticket as received, compact (a third of the dict's memory)
             if existing is None:
                 ticket = {"ticketId": ticket_id, "eventId": str(raw["eventId"]), "barcode": raw["barcode"],
-                          "status": None, "ownerId": None, "holder": None, "updatedAt": now, "data": raw}
+                          "status": None, "ownerId": None, "holder": None, "updatedAt": now, "sent": sent}
                 tickets[ticket_id] = ticket
             else:  # a reprint: the DELETED ticket comes back with its new barcode
                 ticket = existing
-                ticket.update(eventId=str(raw["eventId"]), barcode=raw["barcode"], data=raw)
+                ticket.update(eventId=str(raw["eventId"]), barcode=raw["barcode"], sent=sent)
             append(data, ticket, "INJECT", "INJECTED", to_owner=owner, holder=holder, now=now)
             results.append({"ticketId": raw["ticketId"], "status": "INJECTED"})
         state.save()
@@ -666,7 +672,7 @@ def inspect(state: SandboxState) -> dict:
     return {"api_key": data["api_key"], "deletion_delay_s": data["deletion_delay_s"],
             "tx_confirm_s": data["tx_confirm_s"], "tx_ko_rate": data["tx_ko_rate"],
             "counts": counts, "log_size": len(data["log"]), "events": data["events"],
-            "privileges": data["privileges"], "tickets": {k: ticket_view(t) for k, t in data["tickets"].items()}}
+            "privileges": data["privileges"], "tickets": {k: ticket_sent(t) for k, t in data["tickets"].items()}}
 
 
 async def sandbox_counts(request: Request) -> Response:

@@ -269,6 +269,7 @@ def test_seed_state_reset_and_state_file(sandbox, tmp_path):
     state = first.state()["data"]
     assert state["api_key"] == "k2" and state["deletion_delay_s"] == 5.0
     assert state["counts"]["INJECTED"] == 1 and state["tickets"]["1"]["status"] == "INJECTED"
+    assert state["tickets"]["1"]["sent"] == ticket("1")  # what was injected, field for field
     assert first.control.get("/counts").json() == {"counts": state["counts"], "tickets": 1, "log_size": 1}
     first.stop()
     assert json.loads(path.read_text())["tickets"]["1"]["barcode"] == "BC1"
