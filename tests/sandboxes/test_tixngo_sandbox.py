@@ -7,6 +7,8 @@ import json
 import httpx
 import pytest
 
+from sandboxes.tixngo.app import encode_key
+
 KEY = {"X-Api-Key": "tixngo-key"}
 EVENT = {"name": "Concert", "startTime": "2027-06-01T20:00:00+02:00", "expirationDate": "2027-06-02T02:00:00+02:00",
          "address": {"site": "Zénith", "city": "Toulouse", "countryCode": "FR", "zip": "31300"},
@@ -178,7 +180,8 @@ def test_log_pagination_resumes_exactly_at_a_key(tix):
         int(entry["txHash"], 16)
     assert len({e["txHash"] for e in pages}) == 10
     assert read_log(tix)["logs"][0]["txHash"] == pages[0]["txHash"]  # deterministic
-    for params in ({"limit": 10001}, {"limit": 0}, {"limit": "x"}, {"paginationKey": "garbage!"}):
+    beyond = {"paginationKey": encode_key(13)}  # a well-formed key past the end was never given
+    for params in ({"limit": 10001}, {"limit": 0}, {"limit": "x"}, {"paginationKey": "garbage!"}, beyond):
         response = tix.api.get("/report/ticket-status-logs", params=params)
         assert response.status_code == 400
 
