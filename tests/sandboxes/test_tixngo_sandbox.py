@@ -281,3 +281,16 @@ def test_seed_state_reset_and_state_file(sandbox, tmp_path):
     second.reset()
     data = second.state()["data"]
     assert data["api_key"] == "tixngo-key" and data["tickets"] == {} and data["log_size"] == 0
+
+
+def test_the_injection_bench_runs_at_a_tiny_size():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "tixngo_sandbox.py"
+    done = subprocess.run([sys.executable, str(script), "--n", "2500", "--batch", "1000"], capture_output=True,
+                          text=True, timeout=120, check=True)
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert line["bench"] == "tixngo_sandbox_inject" and line["n"] == 2500 and line["calls"] == 3
+    assert line["tickets_per_s"] > 0 and line["rss_mb"] > 0
