@@ -248,9 +248,10 @@ def append(data: dict, ticket: dict, action: str, to_status: str, *, to_owner: A
     ticket["updatedAt"] = now
 
 
-def advance(data: dict, now: float | None = None) -> None:
-    """Due deletions become DELETED; due transactions get their outcome appended."""
+def advance(data: dict, now: float | None = None) -> bool:
+    """Due deletions become DELETED; due transactions get their outcome appended. True if anything changed."""
     now = time.time() if now is None else now
+    size = len(data["log"])
     deletions = data["deletions"]
     if deletions:
         delay = data["deletion_delay_s"]
@@ -278,7 +279,9 @@ def advance(data: dict, now: float | None = None) -> None:
             outcome[T_AT] = now
             log.append(outcome)
         cursor += 1
+    changed = cursor != data["tx_cursor"] or len(log) != size
     data["tx_cursor"] = cursor
+    return changed
 
 
 def _iso(ts: float) -> str:
@@ -477,12 +480,12 @@ async def status_logs(request: Request) -> Response:
         return error(400, str(exc), exc.field)
     state = _state(request)
     with state.lock:
-        advance(state.data)
+        if advance(state.data):
+            state.save()
         log = state.data["log"]
         if start > len(log):
             return error(400, "paginationKey: not a key this partner gave", "paginationKey")
         page = log[start:start + limit]
-        state.save()
     return json_response({"logs": [render(e) for e in page], "nextPageKey": encode_key(start + len(page))})
 
 
@@ -491,7 +494,8 @@ async def get_ticket(request: Request) -> Response:
         return denied
     state = _state(request)
     with state.lock:
-        advance(state.data)
+        if advance(state.data):
+            state.save()
         ticket = state.data["tickets"].get(request.path_params["ticketId"])
         body = ticket_view(ticket) if ticket else None
     return json_response(body) if body else error(404, "unknown ticket")

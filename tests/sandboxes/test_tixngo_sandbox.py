@@ -258,8 +258,11 @@ def test_faults_429_with_retry_after_and_down(tix):
     assert down.status_code == 503 and down.headers["Retry-After"] == "5"
     assert tix.state()["data"]["counts"]["INJECTED"] == 1  # control endpoints still answer
     tix.clear_faults()
+    tix.faults(fail_next={"count": 1, "status": 502})
+    assert tix.api.get("/tickets/1").status_code == 502
     assert tix.api.get("/tickets/1").status_code == 200
     assert [r["fault"] for r in tix.requests("/organizer/tickets")] == ["429", None]
+    assert [r["fault"] for r in tix.requests("/organizer/tickets/1")] == [None, "down", "fail:502", None]
 
 
 def test_seed_state_reset_and_state_file(sandbox, tmp_path):
