@@ -10,6 +10,7 @@ from typing import Any
 
 SANDBOXES: dict[str, str] = {
     "echo": "sandboxes.echo.app:create_app",
+    "tixngo": "sandboxes.tixngo.app:create_app",
 }
 
 # `passgate demo` starts each of these: `passgate sandbox NAME --port PORT`.

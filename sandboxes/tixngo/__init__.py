@@ -1,0 +1,1 @@
+"""The TIXnGO sandbox (secure mobile wallet): see `app.py` and docs/sandboxes.md."""
