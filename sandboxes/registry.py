@@ -10,6 +10,7 @@ from typing import Any
 
 SANDBOXES: dict[str, str] = {
     "echo": "sandboxes.echo.app:create_app",
+    "otipass": "sandboxes.otipass.app:create_app",
 }
 
 # `passgate demo` starts each of these: `passgate sandbox NAME --port PORT`.
