@@ -418,3 +418,18 @@ def test_demo_seed_through_the_seed_endpoint(sandbox):
     assert plain.state()["data"] == {"projects": {}}
     plain.seed(demo=True)
     assert len(plain.state()["data"]["projects"]["demo"]["passes"]) == 300
+
+
+def test_demo_by_environment_for_the_sandbox_command(sandbox, monkeypatch):
+    # `passgate sandbox otipass` passes only --state-file: the demo project comes from the environment
+    monkeypatch.setenv("PASSGATE_OTIPASS_DEMO", "1")
+    demo = sandbox("otipass")
+    passes = demo.state()["data"]["projects"]["demo"]["passes"]
+    # the numbers docs/sandboxes.md names, in the states it gives
+    assert {n: passes[n]["state"] for n in ("8250001204539", "TLSKY00017", "8250003313759", "TLSBL00005",
+                                            "8250000441165", "8250000035629", "TLSLC00047", "8250000112386")} == {
+        "8250001204539": "ACTIVE", "TLSKY00017": "ACTIVE", "8250003313759": "BLOCKED", "TLSBL00005": "CREATED",
+        "8250000441165": "EXPIRED", "8250000035629": "INACTIVE", "TLSLC00047": "INVALID",
+        "8250000112386": "ACTIVE"}
+    assert len(passes["8250000112386"]["usages"]) == 1 and not passes["8250001204539"]["usages"]
+    assert passes["8250000678394"]["includedServices"] == sorted([AUG, MSR])
