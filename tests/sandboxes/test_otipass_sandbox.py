@@ -433,3 +433,15 @@ def test_demo_by_environment_for_the_sandbox_command(sandbox, monkeypatch):
         "8250000112386": "ACTIVE"}
     assert len(passes["8250000112386"]["usages"]) == 1 and not passes["8250001204539"]["usages"]
     assert passes["8250000678394"]["includedServices"] == sorted([AUG, MSR])
+
+
+def test_offline_first_use_starts_validity_at_used_at(oti):
+    two_hours_ago = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
+    body = oti.api.post("/usages", json=usage(FIRST_USE, AUG, reference="fo1", offline=True,
+                                              used_at=iso(two_hours_ago + dt.timedelta(hours=1)))).json()
+    assert parse(body["pass"]["validUntil"]) == two_hours_ago + dt.timedelta(hours=49)
+    # an offline usage made earlier still, uploaded later, moves the start back
+    earlier = oti.api.post("/usages", json=usage(FIRST_USE, MSR, reference="fo2", offline=True,
+                                                 used_at=iso(two_hours_ago))).json()
+    assert earlier["accepted"] is True
+    assert parse(earlier["pass"]["validUntil"]) == two_hours_ago + dt.timedelta(hours=48)
