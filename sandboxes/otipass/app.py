@@ -292,9 +292,10 @@ def demo_seed(today: dt.date | None = None, count: int = 300) -> dict:
         roll = rng.random()
         if roll < 0.25:  # active, never used: validity starts at first use
             entry["state"] = "ACTIVE"
-        elif roll < 0.45:  # active, used once at one service a few hours ago
-            used = midnight + dt.timedelta(hours=rng.randrange(7, 10))
-            used_at = used - dt.timedelta(days=rng.choice([0, 0, 1]))
+        elif roll < 0.45:  # active, used once at one service yesterday evening: valid until tonight or later
+            evening = rng.randrange(20, 23)
+            rng.choice([0, 0, 1])  # an earlier version's draw, kept: the numbers stay those the docs name
+            used_at = midnight - dt.timedelta(days=1) + dt.timedelta(hours=evening)
             entry |= {"state": "ACTIVE", "usages": [{"serviceId": rng.choice(services), "usedAt": fmt(used_at)}],
                       "validUntil": fmt(used_at + dt.timedelta(hours=hours))}
         elif roll < 0.55:  # active, expiring today (first used 1..3 days ago)
