@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("name", choices=names())
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-file", default=None, help="keep the partner data in this JSON file")
+    parser.add_argument("--demo", action="store_true", help="start with the sandbox's demo data, if it has any")
     args = parser.parse_args(argv)
-    serve(create_sandbox_app(args.name, state_file=args.state_file), args.port)
+    serve(create_sandbox_app(args.name, state_file=args.state_file, demo=args.demo), args.port)
 
 
 if __name__ == "__main__":

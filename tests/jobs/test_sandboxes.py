@@ -81,10 +81,23 @@ def test_passgate_sandbox_runs_as_a_process_on_loopback(tmp_path):
 
 
 def test_the_demo_list_of_sandboxes():
-    assert registry.DEMO_SANDBOXES == {"echo": 8101}
-    assert registry.demo_commands() == [["passgate", "sandbox", "echo", "--port", "8101"]]
+    assert registry.DEMO_SANDBOXES == {"echo": 8101, "otipass": 8102, "tixngo": 8103}
+    assert registry.demo_commands() == [
+        ["passgate", "sandbox", "echo", "--port", "8101", "--demo"],
+        ["passgate", "sandbox", "otipass", "--port", "8102", "--demo"],
+        ["passgate", "sandbox", "tixngo", "--port", "8103", "--demo"],
+    ]
     with pytest.raises(KeyError):
         registry.create_sandbox_app("nope")
+
+
+def test_demo_data_reaches_the_sandboxes_that_have_some():
+    """The demo's Otipass sandbox has the demo project; a sandbox without demo data starts as usual."""
+    otipass = registry.create_sandbox_app("otipass", demo=True).state.sandbox.data
+    assert "demo" in otipass["projects"] and len(otipass["projects"]["demo"]["passes"]) == 300
+    plain = registry.create_sandbox_app("otipass").state.sandbox.data
+    assert "demo" not in plain.get("projects", {})
+    registry.create_sandbox_app("echo", demo=True)  # no demo data: the flag is not passed on
 
 
 def test_passgate_sandbox_command(tmp_path):

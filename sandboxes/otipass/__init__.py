@@ -1,0 +1,1 @@
+"""The Otipass (city pass) sandbox: passgate's model of the partner's contract."""
