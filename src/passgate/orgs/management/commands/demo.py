@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 services.append(supervisor.Service(name, supervisor.passgate_argv(name)))
         for name, sandbox_port in demo_sandboxes().items():
             services.append(supervisor.Service(
-                f"sandbox {name}", supervisor.passgate_argv("sandbox", name, "--port", str(sandbox_port))))
+                f"sandbox {name}", supervisor.passgate_argv("sandbox", name, "--port", str(sandbox_port), "--demo")))
 
         def ready():
             user, password = demo.DEMO_ADMIN
