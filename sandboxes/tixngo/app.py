@@ -42,6 +42,8 @@ from sandboxes import framework
 from sandboxes.framework import SandboxState
 
 MAX_TICKETS = 1000
+# A batch item the `partial` fault refuses: the partner said no for now, a retry may pass.
+REFUSED = "refused by the partner (try again later)"
 MAX_LOG_LIMIT = 10000
 DEFAULT_LOG_LIMIT = 1000
 
@@ -356,111 +358,109 @@ async def _batch(request: Request, key: str) -> list | Response:
     return items
 
 
-async def inject(request: Request) -> Response:
-    if denied := _denied(request):
-        return denied
-    items = await _batch(request, "tickets")
-    if isinstance(items, Response):
-        return items
-    state = _state(request)
-    now = time.time()
-    results = []
-    with state.lock:
-        data = state.data
-        tickets, events, refuses = data["tickets"], data["events"], state.faults.refuses
-        for raw in items:
-            try:
-                ticket_id = validate_ticket(raw, events)
-            except Invalid as exc:
-                tid = raw.get("ticketId") if isinstance(raw, dict) else None
-                results.append({"ticketId": tid, "status": "REJECTED", "error": str(exc), "field": exc.field})
-                continue
-            if refuses(ticket_id):
-                results.append({"ticketId": raw["ticketId"], "status": "REJECTED",
-                                "error": "refused by the partner (try again later)", "field": None})
-                continue
-            spectator = raw.get("spectatorDetails")
-            existing = tickets.get(ticket_id)
-            if existing is not None and existing["status"] != "DELETED":
-                results.append({"ticketId": raw["ticketId"], "status": "ALREADY_INJECTED"})
-                continue
-            owner, holder = owner_of(spectator.get("email") if spectator else None), holder_of(spectator)
-            sent = orjson.dumps(raw).decode()  # the ticket as received, compact (a third of the dict's memory)
-            if existing is None:
-                ticket = {"ticketId": ticket_id, "eventId": str(raw["eventId"]), "barcode": raw["barcode"],
-                          "status": None, "ownerId": None, "holder": None, "updatedAt": now, "sent": sent}
-                tickets[ticket_id] = ticket
-            else:  # a reprint: the DELETED ticket comes back with its new barcode
-                ticket = existing
-                ticket.update(eventId=str(raw["eventId"]), barcode=raw["barcode"], sent=sent)
-            append(data, ticket, "INJECT", "INJECTED", to_owner=owner, holder=holder, now=now)
-            results.append({"ticketId": raw["ticketId"], "status": "INJECTED"})
-        state.save()
-    return json_response({"results": results})
+def batch_endpoint(key: str):
+    """A partner batch call: the API key, the body {key: [...]} (at most MAX_TICKETS per call),
+    then `handle(state, items, now)` under the state lock, which returns the per-item results;
+    the state is saved once per call, never per item."""
+    def wrap(handle):
+        async def endpoint(request: Request) -> Response:
+            if denied := _denied(request):
+                return denied
+            items = await _batch(request, key)
+            if isinstance(items, Response):
+                return items
+            state = _state(request)
+            with state.lock:
+                results = handle(state, items, time.time())
+                state.save()
+            return json_response({"results": results})
+
+        endpoint.__name__ = handle.__name__
+        return endpoint
+    return wrap
 
 
-async def delete(request: Request) -> Response:
-    if denied := _denied(request):
-        return denied
-    items = await _batch(request, "ticketIds")
-    if isinstance(items, Response):
-        return items
-    state = _state(request)
-    now = time.time()
+@batch_endpoint("tickets")
+def inject(state: SandboxState, items: list, now: float) -> list[dict]:
     results = []
-    with state.lock:
-        data = state.data
-        for raw in items:
-            ticket = data["tickets"].get(str(raw)) if isinstance(raw, (str, int)) else None
+    data = state.data
+    tickets, events, refuses = data["tickets"], data["events"], state.faults.refuses
+    for raw in items:
+        try:
+            ticket_id = validate_ticket(raw, events)
+        except Invalid as exc:
+            tid = raw.get("ticketId") if isinstance(raw, dict) else None
+            results.append({"ticketId": tid, "status": "REJECTED", "error": str(exc), "field": exc.field})
+            continue
+        if refuses(ticket_id):
+            results.append({"ticketId": raw["ticketId"], "status": "REJECTED",
+                            "error": REFUSED, "field": None})
+            continue
+        spectator = raw.get("spectatorDetails")
+        existing = tickets.get(ticket_id)
+        if existing is not None and existing["status"] != "DELETED":
+            results.append({"ticketId": raw["ticketId"], "status": "ALREADY_INJECTED"})
+            continue
+        owner, holder = owner_of(spectator.get("email") if spectator else None), holder_of(spectator)
+        sent = orjson.dumps(raw).decode()  # the ticket as received, compact (a third of the dict's memory)
+        if existing is None:
+            ticket = {"ticketId": ticket_id, "eventId": str(raw["eventId"]), "barcode": raw["barcode"],
+                      "status": None, "ownerId": None, "holder": None, "updatedAt": now, "sent": sent}
+            tickets[ticket_id] = ticket
+        else:  # a reprint: the DELETED ticket comes back with its new barcode
+            ticket = existing
+            ticket.update(eventId=str(raw["eventId"]), barcode=raw["barcode"], sent=sent)
+        append(data, ticket, "INJECT", "INJECTED", to_owner=owner, holder=holder, now=now)
+        results.append({"ticketId": raw["ticketId"], "status": "INJECTED"})
+    return results
+
+
+@batch_endpoint("ticketIds")
+def delete(state: SandboxState, items: list, now: float) -> list[dict]:
+    results = []
+    data = state.data
+    for raw in items:
+        ticket = data["tickets"].get(str(raw)) if isinstance(raw, (str, int)) else None
+        if ticket is None:
+            results.append({"ticketId": raw, "status": "REJECTED", "error": "unknown ticket"})
+        elif state.faults.refuses(raw):
+            results.append({"ticketId": raw, "status": "REJECTED",
+                            "error": REFUSED})
+        elif ticket["status"] in ("DELETION_PENDING", "DELETED"):
+            results.append({"ticketId": raw, "status": ticket["status"]})
+        else:
+            append(data, ticket, "DELETE", "DELETION_PENDING", now=now)
+            data["deletions"].append([ticket["ticketId"], now])
+            results.append({"ticketId": raw, "status": "DELETION_PENDING"})
+    return results
+
+
+@batch_endpoint("tickets")
+def control(state: SandboxState, items: list, now: float) -> list[dict]:
+    results = []
+    data = state.data
+    for raw in items:
+        raw = raw if isinstance(raw, dict) else {}
+        tid = raw.get("ticketId")
+        try:
+            _datetime(raw, "controlledAt", "", required=True)
+            ticket = data["tickets"].get(_id(tid, "ticketId"))
             if ticket is None:
-                results.append({"ticketId": raw, "status": "REJECTED", "error": "unknown ticket"})
-            elif state.faults.refuses(raw):
-                results.append({"ticketId": raw, "status": "REJECTED",
-                                "error": "refused by the partner (try again later)"})
-            elif ticket["status"] in ("DELETION_PENDING", "DELETED"):
-                results.append({"ticketId": raw, "status": ticket["status"]})
-            else:
-                append(data, ticket, "DELETE", "DELETION_PENDING", now=now)
-                data["deletions"].append([ticket["ticketId"], now])
-                results.append({"ticketId": raw, "status": "DELETION_PENDING"})
-        state.save()
-    return json_response({"results": results})
-
-
-async def control(request: Request) -> Response:
-    if denied := _denied(request):
-        return denied
-    items = await _batch(request, "tickets")
-    if isinstance(items, Response):
-        return items
-    state = _state(request)
-    now = time.time()
-    results = []
-    with state.lock:
-        data = state.data
-        for raw in items:
-            raw = raw if isinstance(raw, dict) else {}
-            tid = raw.get("ticketId")
-            try:
-                _datetime(raw, "controlledAt", "", required=True)
-                ticket = data["tickets"].get(_id(tid, "ticketId"))
-                if ticket is None:
-                    raise Invalid("ticketId", "unknown ticket")
-                if ticket["status"] in ("DELETION_PENDING", "DELETED"):
-                    raise Invalid("ticketId", f"the ticket is {ticket['status']}")
-            except Invalid as exc:
-                results.append({"ticketId": tid, "status": "REJECTED", "error": str(exc), "field": exc.field})
-                continue
-            if state.faults.refuses(tid):
-                results.append({"ticketId": tid, "status": "REJECTED",
-                                "error": "refused by the partner (try again later)", "field": None})
-                continue
-            if ticket["status"] != "CONTROLLED":
-                append(data, ticket, "BURN", "CONTROLLED", now=now)
-                ticket["controlledAt"] = raw["controlledAt"]
-            results.append({"ticketId": tid, "status": "CONTROLLED"})
-        state.save()
-    return json_response({"results": results})
+                raise Invalid("ticketId", "unknown ticket")
+            if ticket["status"] in ("DELETION_PENDING", "DELETED"):
+                raise Invalid("ticketId", f"the ticket is {ticket['status']}")
+        except Invalid as exc:
+            results.append({"ticketId": tid, "status": "REJECTED", "error": str(exc), "field": exc.field})
+            continue
+        if state.faults.refuses(tid):
+            results.append({"ticketId": tid, "status": "REJECTED",
+                            "error": REFUSED, "field": None})
+            continue
+        if ticket["status"] != "CONTROLLED":
+            append(data, ticket, "BURN", "CONTROLLED", now=now)
+            ticket["controlledAt"] = raw["controlledAt"]
+        results.append({"ticketId": tid, "status": "CONTROLLED"})
+    return results
 
 
 async def status_logs(request: Request) -> Response:
@@ -574,7 +574,7 @@ async def inject_cards(request: Request) -> Response:
                 continue
             if state.faults.refuses(card_id):
                 results.append({"cardId": raw["cardId"], "status": "REJECTED",
-                                "error": "refused by the partner (try again later)", "field": None})
+                                "error": REFUSED, "field": None})
             elif card_id in cards:
                 results.append({"cardId": raw["cardId"], "status": "ALREADY_INJECTED"})
             else:

@@ -87,27 +87,26 @@ class DeviceAdmin(AccessAdmin):
             "Enrolment code for <b>{}</b>: <code style='font-size:1.4em'>{}</code> — shown once; type it on the "
             "device (POST /api/v1/access/devices/enrol). Valid 7 days.", device.name, code), messages.WARNING)
 
-    @admin.action(description="Roll: kill the token now and issue a new enrolment code", permissions=["change"])
-    def roll_devices(self, request, queryset):
+    def _issue_enrolment_codes(self, request, queryset, service, sentence: str) -> None:
+        """Run a service that gives each device a new enrolment code; show each code once, or
+        the refusal in words."""
         for device in queryset:
             try:
-                device, code = services.reenrol_device(actor_for(request, device.organisation), device)
+                device, code = service(actor_for(request, device.organisation), device)
             except PassgateError as exc:
                 self.message_user(request, f"{device}: {exc.message}", messages.ERROR)
                 continue
-            self.message_user(request, format_html("New enrolment code for <b>{}</b>: <code>{}</code>",
-                                                   device.name, code), messages.WARNING)
+            self.message_user(request, format_html(sentence, device.name, code), messages.WARNING)
+
+    @admin.action(description="Roll: kill the token now and issue a new enrolment code", permissions=["change"])
+    def roll_devices(self, request, queryset):
+        self._issue_enrolment_codes(request, queryset, services.reenrol_device,
+                                    "New enrolment code for <b>{}</b>: <code>{}</code>")
 
     @admin.action(description="Reinstate a revoked device: issue a new enrolment code", permissions=["change"])
     def reinstate_devices(self, request, queryset):
-        for device in queryset:
-            try:
-                device, code = services.reinstate_device(actor_for(request, device.organisation), device)
-            except PassgateError as exc:
-                self.message_user(request, f"{device}: {exc.message}", messages.ERROR)
-                continue
-            self.message_user(request, format_html("<b>{}</b> reinstated; enrolment code: <code>{}</code>",
-                                                   device.name, code), messages.WARNING)
+        self._issue_enrolment_codes(request, queryset, services.reinstate_device,
+                                    "<b>{}</b> reinstated; enrolment code: <code>{}</code>")
 
     @admin.action(description="Revoke (refused at once)", permissions=["change"])
     def revoke_devices(self, request, queryset):
