@@ -32,7 +32,7 @@ from passgate.orgs.models import Role
 from passgate.orgs.services import Actor, create_organisation, issue_api_token
 from passgate.sales import services as sales
 
-pytest_plugins = ["sandboxes.pytest_plugin"]
+pytest_plugins = ["sandboxes.pytest_plugin", "tests.mail_sink"]
 
 # On CI the property tests replay the same examples every run, so a red build can be
 # reproduced and a green one is not luck; locally they explore new examples each run.

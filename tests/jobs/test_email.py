@@ -2,48 +2,13 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from passgate.jobs import services
 from passgate.jobs.runner import run_schedule
-from sandboxes.framework import free_port
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp(settings):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.BASE_URL = "https://backoffice.example"
-    yield inbox
-    controller.stop()
-
-
-def wait_for(inbox: Inbox, n: int = 1) -> None:
-    deadline = time.monotonic() + 10
-    while len(inbox.messages) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
+from tests.mail_sink import wait_for
 
 
 def test_a_failing_run_sends_an_email_naming_interface_function_and_cause(smtp, echo, admin_actor, echo_interface,

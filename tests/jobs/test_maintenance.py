@@ -23,10 +23,6 @@ from passgate.orgs.models import Role
 from passgate.orgs.services import Actor, create_organisation
 from sandboxes.framework import free_port
 
-from .test_email import (
-    Inbox,  # noqa: F401 - the real SMTP sink
-    smtp,  # noqa: F401 - fixture
-)
 from .test_interfaces import admin_client  # noqa: F401 - fixture
 
 
@@ -131,7 +127,7 @@ def test_the_scheduler_queues_notices_and_never_talks_smtp(settings, echo_schedu
     assert [t.args_kwargs["args"] for t in queued] == [[lost.pk]]
 
 
-def test_a_notice_that_failed_is_sent_by_the_retry_function_exactly_once(settings, smtp, org, echo_schedule):  # noqa: F811
+def test_a_notice_that_failed_is_sent_by_the_retry_function_exactly_once(settings, smtp, org, echo_schedule):
     services.ensure_builtin_schedules(org)
     lost = _dead_run(echo_schedule)
     real_port = settings.EMAIL_PORT
@@ -276,7 +272,7 @@ def test_the_command_line_says_how_many_are_left(echo, admin_actor, echo_schedul
     assert "left for the next run: 1" in capsys.readouterr().out
 
 
-def test_the_admin_lets_a_builtin_schedule_change_only_its_frequency_and_never_deletes_it(org, admin_client):  # noqa: F811
+def test_the_admin_lets_a_builtin_schedule_change_only_its_frequency_and_never_deletes_it(org, admin_client):
     from django.urls import reverse
 
     services.ensure_builtin_schedules(org)
