@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from passgate.jobs import services
 from passgate.jobs.runner import run_schedule
+from sandboxes.framework import free_port
 from tests.mail_sink import wait_for
 
 
