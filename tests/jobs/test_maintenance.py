@@ -272,7 +272,7 @@ def test_the_command_line_says_how_many_are_left(echo, admin_actor, echo_schedul
     assert "left for the next run: 1" in capsys.readouterr().out
 
 
-def test_the_admin_lets_a_builtin_schedule_change_only_its_frequency_and_never_deletes_it(org, admin_client):
+def test_the_admin_lets_a_builtin_schedule_change_only_its_frequency_and_never_deletes_it(org, admin_client):  # noqa: F811
     from django.urls import reverse
 
     services.ensure_builtin_schedules(org)
