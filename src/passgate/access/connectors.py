@@ -47,6 +47,7 @@ class PartnerDecision:
     partner_reason: str = ""  # the partner's own word (e.g. ALREADY_CHECKED)
     recorded_barcode: str = ""  # the barcode the control is recorded under (e.g. OTI…)
     info: dict[str, Any] = field(default_factory=dict)  # shown to the steward
+    product_id: int | None = None  # the product the control is recorded under (a card has no ticket)
 
 
 class AccessConnector:

@@ -121,13 +121,14 @@ def _sync_one(connector, interface, row: Scan, token: str) -> tuple[str, str, st
         message = f"{type(exc).__name__}: {exc}"[:300]
         _finish(row, token, postsync_status=PostSync.FAILED, postsync_detail=message)
         return PostSync.FAILED, "", message
+    product = {"product_id": result.product_id} if result.product_id and not row.product_id else {}
     if result.granted:
         message = result.message
         _finish(row, token, postsync_status=PostSync.DONE, postsync_detail=message[:300],
-                recorded_barcode=result.recorded_barcode or row.recorded_barcode)
+                recorded_barcode=result.recorded_barcode or row.recorded_barcode, **product)
         return PostSync.DONE, result.partner_reason, message
     # Refused (recordedLate, unknown card…): FAILED, with the partner's word, for someone to look at.
     message = " — ".join(p for p in (result.partner_reason, result.message) if p) or "refused by the partner"
     _finish(row, token, postsync_status=PostSync.FAILED, postsync_detail=message[:300],
-            recorded_barcode=result.recorded_barcode or row.recorded_barcode)
+            recorded_barcode=result.recorded_barcode or row.recorded_barcode, **product)
     return PostSync.FAILED, result.partner_reason, message

@@ -74,6 +74,7 @@ class Outcome:
     partner_reason: str = ""
     recorded: Any = None  # the scan row, when the decision already recorded it
     detail: str = ""  # kept on the scan row, not shown to the steward (e.g. a connector's error)
+    product_id: int | None = None  # a partner card's product, when there is no ticket to take it from
 
 
 def _answer(scan: Scan, outcome: Outcome | None = None) -> dict[str, Any]:
@@ -128,7 +129,7 @@ def _scan_values(device: Device, barcode: str, nonce: str, scanned_at: dt.dateti
         "sector_id": device.door.sector_id, "ticket_id": ticket.pk if ticket else None,
         "external_barcode_id": ext.pk if ext else None,
         "performance_id": ticket.performance_id if ticket else None,
-        "product_id": ticket.product_id if ticket else (ext.product_id if ext else None),
+        "product_id": ticket.product_id if ticket else ((ext.product_id if ext else None) or outcome.product_id),
         "barcode": barcode, "recorded_barcode": outcome.recorded_barcode, "nonce": nonce, "source": source,
         "direction": direction, "decision": outcome.decision, "reason": outcome.reason,
         "operation": outcome.operation, "message": response["message"][:300], "scanned_at": scanned_at,

@@ -127,7 +127,8 @@ def _scan_with_connector(device, served, sector, barcode, nonce, scanned_at, dir
             Decision.GRANTED if result.granted else Decision.DENIED,
             "" if result.granted else (result.reason or Reason.PARTNER_REFUSED),
             message=result.message, connector=connector.name, recorded_barcode=result.recorded_barcode,
-            info=result.info or None, partner_reason=result.partner_reason, external=ext)
+            info=result.info or None, partner_reason=result.partner_reason, external=ext,
+            product_id=result.product_id)
     try:
         with transaction.atomic():
             if fallback is not None:

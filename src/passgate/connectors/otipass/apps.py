@@ -7,6 +7,7 @@ class OtipassConfig(AppConfig):
     verbose_name = "Otipass"
 
     def ready(self) -> None:
-        from .interface import register
+        from . import functions, interface
 
-        register()
+        interface.register()
+        functions.register()
