@@ -107,7 +107,8 @@ class OtipassDoor(AccessConnector):
         length = {"kind": "length", "min": 2, "max": MAX_CARD_LENGTH}
         if (interface.parameters or {}).get("NumType") == "serial":
             return [{"kind": "regex", "pattern": SERIAL_PATTERN}, length]
-        return [{"kind": "luhn"}, length]
+        # ASCII digits first: the Luhn rule alone would take any Unicode digit ("٠٠" is "00")
+        return [{"kind": "regex", "pattern": "[0-9]+"}, {"kind": "luhn"}, length]
 
     def validate(self, check: PartnerCheck) -> PartnerDecision:
         info = sector_info(check.sector, check.interface)
