@@ -133,3 +133,12 @@ def test_post_sync_sends_nothing_twice_even_when_a_run_died_after_sending(otipas
     Scan.objects.filter(pk=answer["scan_id"]).update(postsync_status=PostSync.PENDING)
     assert access.run_postsync(otipass.interface)["done"] == 1
     assert otipass.posted() == before + 2 and len(otipass.usages(ACTIVE)) == 1
+
+
+def test_a_retry_gets_only_what_is_left_of_the_budget(otipass):
+    # the first attempt fails after 0.6 s; a retry with its own full timeout would be answered at
+    # ~1.3 s (GRANTED online); cut to what remains of the 1 s budget, it gives up: fallback
+    otipass.set_parameters(doorTimeoutSeconds=1.0)
+    otipass.handle.faults(latency_ms=600, fail_next={"count": 1, "status": 503})
+    answer = access.scan(otipass.venue.device, ACTIVE, nonce())
+    assert answer["decision"] == "GRANTED" and answer["operation"] == "OFFLINE_OK"
