@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import time
 
-from passgate.connectors.otipass import door
-from passgate.wsgi import application as django_application
+from passgate.wsgi import application as django_application  # sets Django up first
 
 
 def application(environ, start_response):
+    from passgate.connectors.otipass import door
+
     door.partner_time.ms = 0.0
     t0 = time.perf_counter()
 

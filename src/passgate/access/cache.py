@@ -50,6 +50,12 @@ def _get(key, loader):
     return value
 
 
+def memo(key: tuple, loader):
+    """A value derived from slow-moving rows (e.g. a connector's mapped product), kept like them:
+    the TTL, and dropped with the whole store when another process changes the organisation."""
+    return _get(key, loader)
+
+
 def row(model, pk):
     if pk is None:
         return None

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+from passgate.access import cache
 from passgate.access.connectors import AccessConnector, PartnerCheck, PartnerDecision, PartnerUnavailable
 from passgate.access.models import Reason
 from passgate.access.services.inputs import in_words
@@ -67,8 +68,9 @@ def recorded_barcode(number: str, at: dt.datetime) -> str:
 
 
 def mapped_product_id(organisation_id: int, info: dict[str, Any]) -> int | None:
-    return (Product.objects.filter(organisation_id=organisation_id, season__code=info.get("seasonCode"),
-                                   code=info.get("productCode")).values_list("pk", flat=True).first())
+    season, code = info.get("seasonCode"), info.get("productCode")
+    return cache.memo(("otipass.product", organisation_id, season, code), lambda: Product.objects.filter(
+        organisation_id=organisation_id, season__code=season, code=code).values_list("pk", flat=True).first())
 
 
 _clients: dict[tuple, OtipassClient] = {}
