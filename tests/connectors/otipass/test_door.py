@@ -9,6 +9,7 @@ import pytest
 from passgate.access import services as access
 from passgate.access.models import PostSync, Scan
 from passgate.access.services.postsync import claim_postsync
+from passgate.connectors.otipass import door
 from tests.access.conftest import nonce
 
 from .conftest import ACTIVE, ACTIVE_2, BLOCKED, ELSEWHERE, EXPIRED, SERVICE, UNKNOWN, iso
@@ -92,13 +93,13 @@ def test_partner_down_admits_once_per_sector_then_post_syncs_with_the_real_time(
 def test_a_partner_slower_than_the_budget_is_answered_offline_within_it(otipass):
     otipass.set_parameters(doorTimeoutSeconds=0.4)
     otipass.handle.faults(latency_ms=3000)
-    started = time.monotonic()
+    door.partner_time.ms = 0.0
     answer = access.scan(otipass.venue.device, ACTIVE, nonce())
-    elapsed = time.monotonic() - started
     assert answer["decision"] == "GRANTED" and answer["operation"] == "OFFLINE_OK"
     assert "admitted" in answer["message"]
-    # the fallback happened inside the budget, not after the partner's 3 s (generous margin: shared CI)
-    assert elapsed < 0.4 + 1.0
+    # the door stopped waiting at its budget, not at the partner's 3 s (the time the connector spent
+    # with the partner: the database work around it is the core's; generous margin for a shared CI)
+    assert door.partner_time.ms < (0.4 + 0.5) * 1000
     otipass.handle.clear_faults()
     assert access.run_postsync(otipass.interface)["done"] == 1
     assert Scan.objects.get(pk=answer["scan_id"]).postsync_status == PostSync.DONE
@@ -108,9 +109,9 @@ def test_a_partner_slower_than_the_budget_is_answered_offline_within_it(otipass)
 
 def test_429_with_a_long_retry_after_makes_the_door_fall_back(otipass):
     otipass.handle.faults(rate_limit={"count": 3, "retry_after": 30})
-    started = time.monotonic()
+    door.partner_time.ms = 0.0
     answer = access.scan(otipass.venue.device, ACTIVE, nonce())
-    assert time.monotonic() - started < 1.5 + 1.0
+    assert door.partner_time.ms < (1.5 + 0.5) * 1000  # not the 30 s Otipass asked for
     assert answer["decision"] == "GRANTED" and answer["operation"] == "OFFLINE_OK"
     assert Scan.objects.get(pk=answer["scan_id"]).postsync_status == PostSync.PENDING
 
