@@ -207,6 +207,8 @@ def _interface(actor, report: SetupReport, *, url: str, username: str, secret: s
         report.note("created", f"interface {name} mapping {', '.join(sorted(infos))}")
         return interface
     norm_url, norm_params, _group = jobs.prepare_interface(TYPE, url, text)
+    if secret and secret == jobs.interface_secret(interface):
+        secret = ""  # the same key again: nothing to change
     if norm_url == interface.url and norm_params == interface.parameters and username == interface.username \
             and not secret:
         report.note("kept", f"interface {interface.name}")
