@@ -16,7 +16,6 @@ from passgate.errors import Conflict, InvalidInput
 from passgate.jobs import secrets, services
 from passgate.jobs.models import Interface
 from passgate.orgs.models import Membership, Role
-
 from tests.otipass_world import build_world
 
 from .conftest import ECHO_KEY
