@@ -259,3 +259,14 @@ def test_conflict_is_not_raised_for_the_interface_itself(admin_actor, otipass_wo
     except Conflict as exc:  # pragma: no cover - the assertion below says what went wrong
         pytest.fail(str(exc))
     assert Sector.objects.filter(interface=interface).count() == 3
+
+
+def test_an_interface_serving_sectors_is_not_deleted_until_its_mapping_is_emptied(api_client, admin_actor,
+                                                                                 otipass_world):
+    interface = services.create_interface(admin_actor, type="OTIPASS", name="Otipass", url="https://o.example/api",
+                                          parameters_text=SEED_EXAMPLE)
+    response = api_client.delete(f"/api/v1/interfaces/{interface.pk}")
+    assert response.status_code == 409 and "DDMM_AUG, DDMM_MSR, DMM_DUP" in response.json()["found"]
+    services.update_interface(admin_actor, interface, parameters_text='{"OtipassProjectId": "toulouse"}')
+    assert not Sector.objects.filter(interface__isnull=False).exists()
+    assert api_client.delete(f"/api/v1/interfaces/{interface.pk}").status_code == 204

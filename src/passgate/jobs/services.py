@@ -172,6 +172,11 @@ def delete_interface(actor: Actor, interface: Interface) -> None:
     if interface.organisation_id != actor.organisation.pk:
         raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
     _refuse_builtin(interface, "deleted")
+    served = sorted(str(s) for s in interface.sectors.all())
+    if served:
+        raise Conflict("sectors still scan this interface's cards: remove them from its mapping (or unlink them) "
+                       "and save, then delete it", field="interface", code="in_use",
+                       expected="an interface serving no sector", found="serving " + ", ".join(served))
     with transaction.atomic():
         record_audit(actor, "delete", interface, snapshot(interface), None)
         interface.delete()
