@@ -16,6 +16,7 @@ from passgate.errors import Conflict, InvalidInput
 from passgate.jobs import secrets, services
 from passgate.jobs.models import Interface
 from passgate.orgs.models import Membership, Role
+from tests.otipass_world import build_world
 
 from .conftest import ECHO_KEY
 
@@ -24,6 +25,13 @@ OTIPASS_PARAMS = """{
   "sectorInfos": {"DDMM_AUG": {"OtipassServiceId": "pcumid031fs00061",
      "OtipassPSpaceId": "PROVIDER#PCUMID031FS00061", "seasonCode": "DDMM23", "productCode": "PASSTOU"}}
 }"""
+
+
+@pytest.fixture(autouse=True)
+def _otipass_mapping_exists(request):
+    """OTIPASS_PARAMS names seed 001's sector, season and product: they exist in the test organisation."""
+    if "org" in request.fixturenames:
+        build_world(request.getfixturevalue("org"))
 
 
 def stored_secret_column(interface) -> str:

@@ -47,7 +47,7 @@ def test_duplicate_key_names_the_key_and_its_line():
     error = exc.value
     assert '"DDMM_AUG"' in error.message and "line 4" in error.message and "lines 3 and 4" in error.message
     assert "$.sectorInfos" in error.message
-    assert error.details[0]["path"] == "$.sectorInfos" and error.details[0]["line"] == 4
+    assert error.details[0]["path"] == "$.sectorInfos.DDMM_AUG" and error.details[0]["line"] == 4
     assert error.expected and error.found
 
 

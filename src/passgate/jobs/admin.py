@@ -61,7 +61,8 @@ class InterfaceForm(forms.ModelForm):
         organisation = data.get("organisation") or getattr(self.instance, "organisation", None)
         try:
             url, parameters, group = services.prepare_interface(data.get("type", ""), data.get("url", ""),
-                                                                data.get("parameters_text", ""))
+                                                                data.get("parameters_text", ""), organisation,
+                                                                self.instance.pk)
             services.check_unique(organisation, (data.get("name") or "").strip(), group, self.instance.pk)
         except PassgateError as exc:
             add_service_error(self, exc)
@@ -79,8 +80,9 @@ class InterfaceAdmin(OrgScopedAdmin):
     list_display = ["name", "type", "organisation", "url", "enabled", "secret_state", "updated_at"]
     list_filter = ["type", "enabled"]
     search_fields = ["name", "url", "username"]
-    actions = ["test_connection"]
-    readonly_fields = ["secret_state", "normalised_parameters", "schedules_link", "created_at", "updated_at"]
+    actions = ["test_connection", "set_up_or_repair"]
+    readonly_fields = ["secret_state", "normalised_parameters", "readiness_checklist", "schedules_link",
+                       "created_at", "updated_at"]
 
     # the built-in maintenance interface: shown, never edited nor deleted (its schedules are)
     def has_change_permission(self, request, obj=None) -> bool:
@@ -93,8 +95,24 @@ class InterfaceAdmin(OrgScopedAdmin):
         fields = ["organisation", "type", "name", "url", "username", "secret", "clear_secret", "secret_state",
                   "parameters_text", "normalised_parameters", "notify_emails", "notify_on_warning", "enabled"]
         if obj is not None:
+            if registry.types().get(obj.type) and registry.types()[obj.type].readiness is not None:
+                fields.insert(fields.index("parameters_text"), "readiness_checklist")
             fields += ["schedules_link", "created_at", "updated_at"]
         return fields
+
+    @admin.display(description="Readiness")
+    def readiness_checklist(self, obj):
+        spec = registry.types().get(obj.type) if obj else None
+        if spec is None or spec.readiness is None:
+            return "-"
+        colours = {"DONE": "#2e7d32", "MISSING": "#b26a00", "WRONG": "#c62828"}
+        rows = format_html_join(
+            "", '<tr class="readiness-{}"><td>{}.</td><td>{}</td><td style="color:{};font-weight:bold">{}</td>'
+                '<td>{}</td><td>{}</td></tr>',
+            ((c.status.lower(), c.step, c.title, colours.get(c.status, "inherit"), c.status, c.detail, c.fix)
+             for c in spec.readiness(obj)))
+        return format_html('<table class="readiness"><tr><th></th><th>Step</th><th>State</th><th>What</th>'
+                           "<th>Fix</th></tr>{}</table>", rows)
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "organisation"] if obj else self.readonly_fields
@@ -141,6 +159,24 @@ class InterfaceAdmin(OrgScopedAdmin):
             detail = "; ".join(f"{c}: {'ok' if ok else 'NOT OK'} ({d})" for c, ok, d in report.checks)
             self.message_user(request, f"{interface.name}: {report.message}" + (f" — {detail}" if detail else ""),
                               messages.SUCCESS if report.ok else messages.ERROR)
+
+
+    @admin.action(description="Set up / repair (creates what the readiness checklist says is missing)",
+                  permissions=["change"])
+    def set_up_or_repair(self, request, queryset):
+        for interface in queryset:
+            spec = registry.types().get(interface.type)
+            if spec is None or spec.repair is None:
+                self.message_user(request, f"{interface.name}: the {interface.type} connector has no set-up "
+                                           "assistant", messages.WARNING)
+                continue
+            try:
+                steps = spec.repair(actor_for(request, interface.organisation), interface)
+            except PassgateError as exc:
+                lines = [d.get("message", "") for d in exc.details] or [exc.message]
+                self.message_user(request, f"{interface.name}: " + " ".join(lines), messages.ERROR)
+                continue
+            self.message_user(request, f"{interface.name}: " + "; ".join(steps), messages.SUCCESS)
 
 
 # ---------------------------------------------------------------- schedules

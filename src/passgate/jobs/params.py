@@ -181,7 +181,8 @@ class _Parser:
             if key in seen_line:
                 raise self.fail(
                     f'the key "{key}" appears twice (lines {seen_line[key]} and {key_line}); '
-                    "keep only one", path, f'"{key}" once', f"a second \"{key}\" on line {key_line}", key_pos)
+                    "keep only one", path + (key,), f'"{key}" once', f"a second \"{key}\" on line {key_line}",
+                    key_pos)
             seen_line[key] = key_line
             self.lines[path + (key,)] = key_line
             self.skip(path)

@@ -78,6 +78,19 @@ class InterfaceTypeSpec:
     # The doors' hook (an access.connectors.AccessConnector) when the partner's cards are
     # scanned at passgate doors: a sector linked to an interface of this type uses it.
     access: Any = None
+    # Checks that need the organisation's data (sector, season, product codes…), run at every
+    # save (admin, API, CLI): check(organisation, parameters, lines, interface_pk) raises
+    # InvalidInput naming the key, its line (`lines`: JSON path → line), expected and found.
+    check: Callable[..., None] | None = None
+    # Called in the save's transaction once the interface row is written: on_saved(actor, interface)
+    # (e.g. the sectors a mapping names are linked to the interface).
+    on_saved: Callable[[Any, Any], None] | None = None
+    # readiness(interface) → list of readiness checks (objects with step, title, status,
+    # detail, fix) shown on the interface's admin page and by the connector's API.
+    readiness: Callable[[Any], list[Any]] | None = None
+    # repair(actor, interface) → list of sentences: creates or repairs what the interface needs
+    # around it (the admin's "set up / repair" action).
+    repair: Callable[[Any, Any], list[str]] | None = None
 
 
 _types: dict[str, InterfaceTypeSpec] = {}

@@ -39,17 +39,20 @@ def _check_emails(value: str) -> str:
     return ", ".join(addresses)
 
 
-def prepare_interface(type_code: str, url: str, parameters_text: str) -> tuple[str, dict[str, Any], str | None]:
+def prepare_interface(type_code: str, url: str, parameters_text: str, organisation=None,
+                      interface_pk: int | None = None) -> tuple[str, dict[str, Any], str | None]:
     """Validate type, URL and parameters → (normalised URL, parameters, singleton group).
 
     Order: the syntax of the parameters first, then the type's URL rule (which
-    may move part of the URL into the parameters), then the parameter schema."""
-    url, parameters, group, _text = normalise_interface(type_code, url, parameters_text)
+    may move part of the URL into the parameters), then the parameter schema, then
+    (given the organisation) the type's own checks against the organisation's data."""
+    url, parameters, group, _text = normalise_interface(type_code, url, parameters_text, organisation,
+                                                        interface_pk)
     return url, parameters, group
 
 
-def normalise_interface(type_code: str, url: str, parameters_text: str
-                        ) -> tuple[str, dict[str, Any], str | None, str]:
+def normalise_interface(type_code: str, url: str, parameters_text: str, organisation=None,
+                        interface_pk: int | None = None) -> tuple[str, dict[str, Any], str | None, str]:
     """As prepare_interface, plus the parameters text with the keys the URL rule
     added written in (so that what the operator sees is what is stored)."""
     spec = registry.get_type(type_code)
@@ -64,7 +67,10 @@ def normalise_interface(type_code: str, url: str, parameters_text: str
         if added:
             text = insert_keys(text, added, "taken from the URL")
         norm_url, raw = normalised.url, normalised.parameters
-    validate(raw, spec.params_schema, lines)
+    model = validate(raw, spec.params_schema, lines)
+    if spec.check is not None and organisation is not None:
+        # the schema's defaults filled in, so that the check sees what the connector will use
+        spec.check(organisation, model.model_dump(mode="json"), lines, interface_pk)
     return norm_url, raw, spec.singleton_group, text
 
 
@@ -89,6 +95,9 @@ def _save_interface(actor: Actor, interface: Interface, before: dict | None, act
         with transaction.atomic():
             interface.save()
             record_audit(actor, action, interface, before, snapshot(interface))
+            spec = registry.types().get(interface.type)
+            if spec is not None and spec.on_saved is not None:
+                spec.on_saved(actor, interface)
     except IntegrityError as exc:  # a concurrent save won the race; the database said no
         raise Conflict("this interface clashes with another one of the organisation (name, or one "
                        "interface of its kind per organisation)", field="type", code="duplicate",
@@ -112,7 +121,7 @@ def create_interface(actor: Actor, *, type: str, name: str, url: str = "", usern
                            field="type", expected="a partner type", found=type)
     if not (name or "").strip():
         raise InvalidInput("an interface needs a name", field="name", expected="a name", found=name)
-    norm_url, parameters, group, text = normalise_interface(type, url, parameters_text)
+    norm_url, parameters, group, text = normalise_interface(type, url, parameters_text, actor.organisation)
     interface = Interface(organisation=actor.organisation, type=type, name=name.strip(), url=norm_url,
                           username=(username or "").strip(), parameters_text=text,
                           parameters=parameters, notify_emails=_check_emails(notify_emails),
@@ -148,7 +157,8 @@ def update_interface(actor: Actor, interface: Interface, *, secret: str | None =
             raise Conflict("schedules of this interface run functions the new type does not have", field="type",
                            expected="a type offering " + ", ".join(orphans), found=interface.type)
     interface.url, interface.parameters, interface.singleton_group, interface.parameters_text = \
-        normalise_interface(interface.type, interface.url, interface.parameters_text)
+        normalise_interface(interface.type, interface.url, interface.parameters_text, interface.organisation,
+                            interface.pk)
     interface.notify_emails = _check_emails(interface.notify_emails)
     if clear_secret:
         interface.secret_encrypted = ""
@@ -162,6 +172,11 @@ def delete_interface(actor: Actor, interface: Interface) -> None:
     if interface.organisation_id != actor.organisation.pk:
         raise NotFound("no such interface in this organisation", field="interface", found=interface.pk)
     _refuse_builtin(interface, "deleted")
+    served = sorted(str(s) for s in interface.sectors.all())
+    if served:
+        raise Conflict("sectors still scan this interface's cards: remove them from its mapping (or unlink them) "
+                       "and save, then delete it", field="interface", code="in_use",
+                       expected="an interface serving no sector", found="serving " + ", ".join(served))
     with transaction.atomic():
         record_audit(actor, "delete", interface, snapshot(interface), None)
         interface.delete()

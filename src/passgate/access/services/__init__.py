@@ -55,6 +55,7 @@ from .places import (  # noqa: F401
     create_sector,
     delete_rule,
     rotate_signing_key,
+    serve_sectors,
     set_signed_barcodes,
     update_sector,
 )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from passgate.catalog.models import Product
-from passgate.errors import InvalidInput
+from passgate.errors import Conflict, InvalidInput
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import (
     Actor,
@@ -114,6 +114,38 @@ def update_sector(actor: Actor, sector: Sector, **fields: Any) -> Sector:
         sector = update_scoped(actor, sector, Permission.MANAGE_ACCESS, **fields)
         log_changes(actor.organisation.pk, [(ChangeKind.RESET, sector.pk, "")])
     return sector
+
+
+def serve_sectors(actor: Actor, interface: Any, codes: list[str]) -> tuple[list[str], list[str]]:
+    """Make `interface` the partner interface of exactly the sectors `codes` (its own mapping):
+    link those, unlink the sectors it served and no longer maps. Called by a connector when its
+    interface is saved (the operator changes the mapping, not each sector); a sector already served
+    by another interface is refused. Returns (codes linked, codes unlinked)."""
+    check_same_organisation(actor, {"interface": interface})
+    sectors = {s.code: s for s in Sector.objects.select_for_update().filter(organisation=actor.organisation)
+               .filter(models.Q(code__in=codes) | models.Q(interface=interface))}
+    linked, unlinked = [], []
+    for code in codes:
+        sector = sectors.get(code)
+        if sector is None:
+            raise InvalidInput("no sector has this code in the organisation", field="sector", code="not_found",
+                               expected="the code of one of the organisation's sectors", found=code)
+        if sector.interface_id not in (None, interface.pk):
+            raise Conflict(f"the sector {code} is served by another interface already; one sector, one "
+                           "interface", field="sector", expected=f"sector {code} free or served by "
+                           f"{interface.name}", found=f"served by {sector.interface}")
+    for sector in sectors.values():
+        wanted = sector.code in codes
+        if wanted and sector.interface_id != interface.pk:
+            update_scoped(actor, sector, Permission.MANAGE_INTERFACES, interface=interface)
+            linked.append(sector.code)
+        elif not wanted and sector.interface_id == interface.pk:
+            update_scoped(actor, sector, Permission.MANAGE_INTERFACES, interface=None)
+            unlinked.append(sector.code)
+    changed = [s for s in sectors.values() if s.code in linked or s.code in unlinked]
+    if changed:
+        log_changes(actor.organisation.pk, [(ChangeKind.RESET, s.pk, "") for s in changed])
+    return linked, unlinked
 
 
 def create_door(actor: Actor, sector: Sector, code: str, name: str) -> Door:

@@ -22,14 +22,22 @@ class OtipassSector(BaseModel):
     productCode: str = Field(min_length=1)
 
 
+DEFAULT_CONTACT = "OTIPASS"
+
+
 class OtipassParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     OtipassProjectId: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     NumType: Literal["numeric", "serial"] = "numeric"
     sectorInfos: dict[str, OtipassSector] = Field(default_factory=dict)
-    # productCode of a synchronised Otipass pass → passgate tariff code
+    # passgate productCode (of sectorInfos) → the code of the tariff of that product the entries are sold at
     tariffMapping: dict[str, str] = Field(default_factory=dict)
+    # The door's whole time budget with the partner, retries included; past it the card is admitted
+    # offline (once per sector) and queued for post-synchronisation.
+    doorTimeoutSeconds: float = Field(default=1.5, ge=0.2, le=10)
+    # The number of the contact the reintegrated sales are made to (paid by pending account).
+    contactNumber: str = Field(default=DEFAULT_CONTACT, min_length=1, max_length=40)
 
 
 def normalise_otipass(url: str, parameters: dict[str, Any]) -> NormalisedConfig:
@@ -62,6 +70,11 @@ def normalise_otipass(url: str, parameters: dict[str, Any]) -> NormalisedConfig:
 
 
 def register() -> None:
+    from .checks import check_mapping, serve_mapped_sectors
+    from .readiness import readiness
+    from .setup import repair
+
     register_type(InterfaceTypeSpec(
         code="OTIPASS", label="Otipass", params_schema=OtipassParams, normalise=normalise_otipass,
-        secret_label="password (the Otipass API key)"))
+        secret_label="password (the Otipass API key)", check=check_mapping, on_saved=serve_mapped_sectors,
+        readiness=readiness, repair=repair))
