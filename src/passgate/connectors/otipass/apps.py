@@ -8,5 +8,7 @@ class OtipassConfig(AppConfig):
 
     def ready(self) -> None:
         from .interface import register
+        from .reintegration import register as register_reintegration
 
         register()
+        register_reintegration()
