@@ -82,6 +82,17 @@ def test_a_partner_barcode_already_in_use_is_a_clear_error_naming_the_line(catal
     assert Order.objects.filter(channel=external.channel).count() == 0
 
 
+def test_a_barcode_retired_by_a_reprint_is_never_issued_again(catalogue, external):
+    from passgate.sales import services
+
+    ticket = catalogue.sell_pass().tickets.get()
+    retired = ticket.barcode
+    services.reprint_ticket(catalogue.actor, services.print_ticket(catalogue.actor, ticket))
+    with pytest.raises(Conflict) as exc:
+        sell_external(catalogue.actor, a_sale(external, barcodes=[retired]))
+    assert exc.value.code == "barcode_taken" and exc.value.field == "lines[0].barcodes[0]"
+
+
 @pytest.mark.parametrize("barcodes, field", [(["A B"], "lines[0].barcodes[0]"), (["X", "X"], "lines[0].barcodes[1]"),
                                              (["X"], "lines[0].barcodes")])
 def test_bad_barcodes_name_their_place(catalogue, external, barcodes, field):
