@@ -15,6 +15,7 @@ from passgate.orgs.services import Actor, scoped_get
 
 from . import schemas as s
 from . import services
+from .external import external_sale_from_data, sell_external
 from .models import Contact, Order, RetiredBarcode, Ticket
 
 router = Router(tags=["sales"])
@@ -191,6 +192,23 @@ def create_order(request: HttpRequest, payload: s.OrderIn) -> Any:
     with input_names("channel", "point_of_sale", "buyer", "product", "tariff", "performance", "category",
                      "cultural_contact"):
         order, created = services.sell_once(actor, sale)
+    return Status(201 if created else 200, order_detail(actor, order.pk))
+
+
+@router.post("/sales/external", response=responses(s.OrderDetailOut, 201, **{"200": s.OrderDetailOut}),
+             operation_id="create_external_sale",
+             summary="Record a sale another seller made (external sales channel)",
+             description="Codes, not ids: channel code, buyer contact number, product/season/performance/tariff "
+                         "codes. Idempotent by (channel, order_number): the same order again returns the order "
+                         "created the first time (200 instead of 201); a different order under the same number "
+                         "is refused (409 idempotency_conflict, naming what differs). Only the channel's "
+                         "contingent limits it (409 quota_exhausted: retry once the quota is raised). Barcodes "
+                         "given are kept as they are (409 barcode_taken when one is already in use).")
+def create_external_sale(request: HttpRequest, payload: s.ExternalSaleIn) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.SELL)
+    sale = external_sale_from_data(actor, payload.model_dump())
+    order, created = sell_external(actor, sale)
     return Status(201 if created else 200, order_detail(actor, order.pk))
 
 

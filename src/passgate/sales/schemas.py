@@ -213,3 +213,27 @@ class OrderQuery(ListQuery):
     buyer_id: Id | None = None
     external_reference: Text | None = None
     created_since: DateTimeIn | None = Field(None, description="created at or after (no offset: local time)")
+
+
+# ---------------------------------------------------------------- external sales
+
+class ExternalLineIn(Schema):
+    product: _t(40) = Field(description="product code")
+    season: _t(40) | None = Field(None, description="season code, when the product code exists in several seasons")
+    performance: _t(40) | None = Field(None, description="performance code (events and matches)")
+    tariff: _t(40) = Field(description="tariff code of the product")
+    quantity: Annotated[int, Field(ge=1, le=100)] = 1
+    barcodes: list[Annotated[str, Field(pattern=r"^[!-~]{1,120}$")]] = Field(
+        default_factory=list, max_length=100,
+        description="the barcodes the partner printed, one per ticket, kept as they are; empty = passgate "
+                    "issues them")
+
+
+class ExternalSaleIn(Schema):
+    order_number: _t(120) = Field(
+        description="the partner's order number: the same number on the same channel returns the same order")
+    channel: _t(40) = Field(description="code of an external sales channel (type EXTERNAL_STX_FILE)")
+    buyer: _t(40) = Field(description="number of the buyer contact")
+    payment_mode: PaymentModeName = Field("EXTERNAL", description="EXTERNAL (paid to the partner), or a mode "
+                                          "the buyer may use, e.g. PENDING_ACCOUNT")
+    lines: list[ExternalLineIn] = Field(min_length=1, max_length=50)

@@ -117,6 +117,10 @@ class SaleLine:
     cultural_contact: Contact | None = None
     quantity: int = 1
     price: Decimal | None = None  # None = the tariff's price
+    # Barcodes an external seller already printed, one per ticket; empty = passgate issues them.
+    barcodes: list[str] = field(default_factory=list)
+    # The tickets were already controlled (a partner's control sold afterwards): their control state.
+    controlled_at: Any = None
 
 
 @dataclass
@@ -128,6 +132,9 @@ class SaleRequest:
     payment_mode: str = PaymentMode.CARD
     external_reference: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # An external seller already sold these places: only the channel's contingent limits the sale
+    # (Conflict quota_exhausted), never the performance's or the product's capacity.
+    external: bool = False
 
 
 def _validate_sale(actor: Actor, sale: SaleRequest) -> None:
@@ -194,13 +201,24 @@ def _contingent_for(channel: SalesChannel, line: SaleLine) -> Contingent | None:
     return candidates.filter(performance__isnull=True).first()
 
 
-def _reserve(channel: SalesChannel, line: SaleLine, where: str) -> Contingent | None:
-    """Consume capacity for a line: contingent of the channel, performance, product."""
+def _reserve(channel: SalesChannel, line: SaleLine, where: str, external: bool = False) -> Contingent | None:
+    """Consume capacity for a line: contingent of the channel, performance, product. An external
+    sale is limited by its contingent only: the places are counted, never refused beyond it."""
     contingent = _contingent_for(channel, line)
     if contingent and not _take_places(Contingent, contingent.pk, "quota", line.quantity):
+        contingent.refresh_from_db(fields=["quota", "sold_count"])
+        left = contingent.quota - contingent.sold_count
+        if external:
+            raise Conflict(f"the quota of contingent {contingent.code} is exhausted ({left} left); "
+                           f"raise it, or retry once places are given back", code="quota_exhausted",
+                           field=f"{where}.quantity", expected=f"at most {left}", found=line.quantity)
         raise Conflict(f"contingent {contingent.code} has not enough places left", code="sold_out",
-                       field=f"{where}.quantity", expected=f"at most {contingent.quota - contingent.sold_count}",
-                       found=line.quantity)
+                       field=f"{where}.quantity", expected=f"at most {left}", found=line.quantity)
+    if external:
+        if line.performance is not None:
+            Performance.objects.filter(pk=line.performance.pk).update(sold_count=F("sold_count") + line.quantity)
+        Product.objects.filter(pk=line.product.pk).update(sold_count=F("sold_count") + line.quantity)
+        return contingent
     perf = line.performance
     if perf and not _take_places(Performance, perf.pk, "capacity", line.quantity):
         raise Conflict(f"performance {perf.code} is sold out", code="sold_out", field=f"{where}.quantity",
@@ -233,7 +251,8 @@ def sale_summary(sale: SaleRequest) -> dict[str, Any]:
         "lines": [{"product_id": pk(line.product), "tariff_id": pk(line.tariff),
                    "performance_id": pk(line.performance), "category_id": pk(line.category), "seat": line.seat or "",
                    "cultural_contact_id": pk(line.cultural_contact), "quantity": line.quantity,
-                   "price": None if line.price is None else str(line.price)} for line in sale.lines],
+                   "price": None if line.price is None else str(line.price),
+                   **({"barcodes": list(line.barcodes)} if line.barcodes else {})} for line in sale.lines],
     }
 
 
@@ -322,14 +341,18 @@ def _sell_in_transaction(actor: Actor, sale: SaleRequest, summary: dict[str, Any
     )
     tickets: list[Ticket] = []
     for i, line in enumerate(sale.lines):
-        contingent = _reserve(sale.channel, line, f"lines[{i}]")
+        contingent = _reserve(sale.channel, line, f"lines[{i}]", sale.external)
         price = line.tariff.price if line.price is None else line.price
-        for _ in range(line.quantity):
+        controlled = ({"control_count": 1, "first_controlled_at": line.controlled_at,
+                       "last_controlled_at": line.controlled_at, "inside": True} if line.controlled_at else {})
+        for k in range(line.quantity):
+            barcode = line.barcodes[k] if line.barcodes else new_barcode(org, line.product, line.performance)
             tickets.append(Ticket(
                 organisation=org, order=order, product=line.product, performance=line.performance,
                 tariff=line.tariff, category=line.category, seat=line.seat, contingent=contingent,
-                price=price, currency=org.currency, barcode=new_barcode(org, line.product, line.performance),
+                price=price, currency=org.currency, barcode=barcode,
                 cultural_contact=line.cultural_contact, status=TicketStatus.NOT_PRINTED, status_changed_at=now,
+                **controlled,
             ))
     # the change number last: the counter's lock is held until commit (see sales.changes)
     seq = next_seq(org.pk)

@@ -7,7 +7,8 @@ class OtipassConfig(AppConfig):
     verbose_name = "Otipass"
 
     def ready(self) -> None:
-        from . import functions, interface
+        from . import functions, interface, reintegration
 
         interface.register()
         functions.register()
+        reintegration.register()
