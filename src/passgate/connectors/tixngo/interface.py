@@ -28,9 +28,11 @@ def normalise_tixngo(url: str, parameters: dict[str, Any]) -> NormalisedConfig:
 
 
 def register() -> None:
+    from .templates import TixngoTemplateParams
+
     register_type(InterfaceTypeSpec(
         code="TIXNGO", label="TIXnGO", params_schema=TixngoParams, normalise=normalise_tixngo,
         singleton_group="TIXNGO", secret_label="API key"))
     register_type(InterfaceTypeSpec(
-        code="TIXNGO_TEMPLATE", label="TIXnGO with ticket template", params_schema=TixngoParams,
+        code="TIXNGO_TEMPLATE", label="TIXnGO with ticket template", params_schema=TixngoTemplateParams,
         normalise=normalise_tixngo, singleton_group="TIXNGO", secret_label="API key"))
