@@ -78,6 +78,9 @@ class InterfaceTypeSpec:
     # The doors' hook (an access.connectors.AccessConnector) when the partner's cards are
     # scanned at passgate doors: a sector linked to an interface of this type uses it.
     access: Any = None
+    # (organisation, parameters) → None; raises InvalidInput when the parameters name things the
+    # organisation does not have (a point of sale, a channel…). Called when an interface is saved.
+    check: Callable[[Any, dict[str, Any]], None] | None = None
 
 
 _types: dict[str, InterfaceTypeSpec] = {}

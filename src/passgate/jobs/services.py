@@ -84,6 +84,9 @@ def check_unique(organisation, name: str, singleton_group: str | None, exclude_p
 
 
 def _save_interface(actor: Actor, interface: Interface, before: dict | None, action: str) -> Interface:
+    spec = registry.get_type(interface.type)
+    if spec.check is not None:
+        spec.check(interface.organisation, interface.parameters)
     check_unique(interface.organisation, interface.name, interface.singleton_group, interface.pk)
     try:
         with transaction.atomic():
