@@ -24,6 +24,7 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from passgate.catalog.models import Family
+from passgate.errors import InvalidInput
 from passgate.jobs.models import PendingRetry
 from passgate.jobs.registry import FunctionSpec, register_function
 from passgate.jobs.runner import REMAINING_COUNT_LIMIT, ItemRecord, RunContext
@@ -42,6 +43,7 @@ from .payload import (
     privilege_fields,
     ticket_fields,
 )
+from .templates import TicketTemplates
 
 TICKET_FAMILIES = (Family.EVENT, Family.MATCH, Family.OPEN_PASS, Family.SERVICE)
 CARD_FAMILIES = (Family.MEMBERSHIP, Family.SEASON_TICKET)
@@ -203,11 +205,21 @@ def _select_in_id_order(ctx: RunContext, qs, check) -> tuple[list[tuple[Ticket, 
     return ready, skipped
 
 
-def _mandatory_check(params: InjectionParams):
+def templates_of(ctx: RunContext) -> TicketTemplates:
+    """The operator's templates (a TIXNGO_TEMPLATE interface), compiled once for the run."""
+    return TicketTemplates(getattr(ctx.interface_params, "templates", None))
+
+
+def _mandatory_check(params: InjectionParams, templates: TicketTemplates | None = None):
     def check(ticket: Ticket, holder: Holder) -> str | None:
         missing = holder.missing(list(params.mandatoryHolderFields))
         if missing:
             return f"missing mandatory holder fields: {', '.join(missing)}"
+        if templates:
+            try:
+                ticket_fields(ticket, holder, templates)
+            except InvalidInput as exc:
+                return exc.message
         return None
     return check
 
@@ -219,12 +231,13 @@ def inject_tickets(ctx: RunContext) -> None:
     point_of_sale = printing_point_of_sale(ctx.organisation, ctx.interface.parameters)
     qs = Ticket.objects.filter(organisation=ctx.organisation, product__family__in=TICKET_FAMILIES).filter(
         Q(status=TicketStatus.NOT_PRINTED) | Q(status=TicketStatus.PRINTED, wallet__isnull=False))
-    ready, skipped = _select_in_id_order(ctx, _filtered(qs, params), _mandatory_check(params))
+    templates = templates_of(ctx)
+    ready, skipped = _select_in_id_order(ctx, _filtered(qs, params), _mandatory_check(params, templates))
     ctx.record(skipped)
     size = ctx.interface_params.ticketIterationSize
     if ctx.simulation:
         ctx.record(ItemRecord("SKIPPED", t, partner_code="SIMULATION",
-                              message=f"simulation: would send {ticket_fields(t, h)}") for t, h in ready)
+                              message=f"simulation: would send {ticket_fields(t, h, templates)}") for t, h in ready)
         ctx.summary = (f"simulation: {len(ready)} tickets would be sent in {-(-len(ready) // size)} calls, "
                        f"{len(skipped)} skipped; nothing sent")
         return
@@ -239,9 +252,9 @@ def inject_tickets(ctx: RunContext) -> None:
         for ticket, _holder in to_send:
             events.setdefault(event_id(ticket), ticket)
         for eid, ticket in events.items():
-            client.put_event(eid, event_fields(ticket))
+            client.put_event(eid, event_fields(ticket, templates))
         for chunk in _chunks(to_send, size):
-            results = _results_by_id(client.inject_tickets([ticket_fields(t, h) for t, h in chunk]))
+            results = _results_by_id(client.inject_tickets([ticket_fields(t, h, templates) for t, h in chunk]))
             _record_injection(ctx, chunk, results, point_of_sale)
     _summary(ctx, "tickets injected")
 

@@ -13,6 +13,8 @@ from typing import Any
 from passgate.catalog.models import Family
 from passgate.sales.models import Contact, Gender, Ticket
 
+from .templates import EVENT_FIELDS, FIELDS, TicketTemplates, template_variables
+
 # The seed's mandatory holder field names → the Holder attribute each one needs.
 HOLDER_FIELDS = {"FIRSTNAME": "first_name", "LASTNAME": "last_name", "BIRTHDATE": "birth_date",
                  "ID_NUMBER": "id_number", "COUNTRY_CODE": "country_code", "BIRTH_REGION": "birth_region",
@@ -87,7 +89,8 @@ def event_id(ticket: Ticket) -> str:
     return f"PERF-{ticket.performance_id}" if ticket.performance_id else f"PROD-{ticket.product_id}"
 
 
-def event_fields(ticket: Ticket) -> dict[str, Any]:
+def event_fields(ticket: Ticket, templates: TicketTemplates | None = None) -> dict[str, Any]:
+    """The event of `ticket` (PUT /events/{id}); its name follows the operator's `eventName` template."""
     perf, product = ticket.performance, ticket.product
     if perf is not None:
         start, end = perf.starts_at, perf.ends_at
@@ -102,11 +105,16 @@ def event_fields(ticket: Ticket) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name[:255], "startTime": start.isoformat(), "expirationDate": end.isoformat()}
     if address:
         body["address"] = address
+    if templates:
+        templates.apply(body, template_variables(ticket, Holder()), fields=EVENT_FIELDS)
+        body["name"] = body["name"][:255]
     return body
 
 
-def ticket_fields(ticket: Ticket, holder: Holder) -> dict[str, Any]:
-    """The ticket as sent to TIXnGO (POST /tickets), assigned to `holder`."""
+def ticket_fields(ticket: Ticket, holder: Holder, templates: TicketTemplates | None = None) -> dict[str, Any]:
+    """The ticket as sent to TIXnGO (POST /tickets), assigned to `holder`; the fields the operator
+    templated (TIXNGO_TEMPLATE) are rendered from the ticket's variables. InvalidInput naming the
+    template field and line when one cannot be rendered for this ticket."""
     order = ticket.order
     body: dict[str, Any] = {
         "ticketId": str(ticket.pk),
@@ -122,6 +130,8 @@ def ticket_fields(ticket: Ticket, holder: Holder) -> dict[str, Any]:
     }
     if ticket.category_id:
         body["category"] = ticket.category.name[:255]
+    if templates:
+        templates.apply(body, template_variables(ticket, holder), fields=set(FIELDS) - EVENT_FIELDS)
     return body
 
 

@@ -19,8 +19,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
-
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from passgate.errors import InvalidInput
@@ -108,19 +107,38 @@ def check_templates(templates: dict[str, str]) -> None:
         check_template(field, source)
 
 
+class Templates(BaseModel):
+    """One optional template per field an operator may template; an unknown field is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    eventName: str | None = None
+    category: str | None = None
+    sortingKey: str | None = None
+    additionalInfo: str | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _valid(cls, source: str | None, info: ValidationInfo) -> str | None:
+        if source is not None:
+            try:
+                check_template(info.field_name, source)
+            except InvalidInput as exc:
+                raise PydanticCustomError("template", "a valid template ({reason})", {"reason": exc.message}) from None
+        return source
+
+
 class TixngoTemplateParams(TixngoParams):
     """TIXNGO_TEMPLATE: the TIXNGO parameters plus `templates` (sent field → template)."""
 
-    templates: dict[str, str] = Field(default_factory=dict)
+    templates: Templates = Field(default_factory=Templates)
 
-    @field_validator("templates")
-    @classmethod
-    def _valid(cls, templates: dict[str, str]) -> dict[str, str]:
-        try:
-            check_templates(templates)
-        except InvalidInput as exc:
-            raise PydanticCustomError("template", "a valid template ({reason})", {"reason": exc.message}) from None
-        return templates
+
+def templates_dict(templates: Any) -> dict[str, str]:
+    """field → template, from parameters as stored (a dict) or as validated (Templates)."""
+    if isinstance(templates, BaseModel):
+        templates = templates.model_dump()
+    return {field: source for field, source in (templates or {}).items() if source is not None}
 
 
 def _local(value, org) -> Any:
@@ -163,8 +181,8 @@ def template_variables(ticket: Ticket, holder: Any) -> dict[str, dict[str, Any]]
 class TicketTemplates:
     """An interface's templates, compiled once per run and rendered for each ticket."""
 
-    def __init__(self, templates: dict[str, str] | None) -> None:
-        templates = templates or {}
+    def __init__(self, templates: Any) -> None:
+        templates = templates_dict(templates)
         check_templates(templates)
         self.sources = dict(templates)
         self._compiled = {field: _env.from_string(source) for field, source in templates.items()}
