@@ -17,9 +17,10 @@ from passgate.sales.models import Ticket
 from .functions import holder_for
 from .models import WalletLogEntry, WalletStatus, WalletTicket
 from .payload import event_fields, ticket_fields
-from .templates import FIELDS, TicketTemplates, template_variables, templates_dict
+from .templates import FIELDS, VARIABLES, TicketTemplates, template_variables, templates_dict
 
 TYPES = ("TIXNGO", "TIXNGO_TEMPLATE")
+__all__ = ["FIELDS", "VARIABLES", "preview", "wallet_of", "wallet_tickets"]
 
 
 def interface_of(organisation) -> Interface | None:
