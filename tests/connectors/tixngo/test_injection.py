@@ -151,7 +151,7 @@ def test_a_429_with_retry_after_is_waited_out(tix, schedule, catalogue, buyer):
                                       "TIXNGO_FEEDBACK", "TIXNGO_PRIVILEGES"])
 def test_a_partner_5xx_ends_error_with_a_notice_email(smtp, tix, schedule, catalogue, buyer, function):
     sell(catalogue, 1, buyer)
-    tix.faults(down=True)
+    tix.faults(down=True, retry_after=0)
     if function in ("TIXNGO_PUSH_CANCELLED", "TIXNGO_PUSH_CONTROLLED", "TIXNGO_PRIVILEGES"):
         _give_it_work(tix, schedule, catalogue, buyer, function)
     execution = run(schedule(function, suffix="down"))
@@ -183,7 +183,7 @@ def _give_it_work(tix, schedule, catalogue, buyer, function):
         else:
             sales.Ticket.objects.filter(pk=ticket.pk).update(first_controlled_at=ticket.created_at,
                                                              last_controlled_at=ticket.created_at, control_count=1)
-    tix.faults(down=True)
+    tix.faults(down=True, retry_after=0)
 
 
 def test_the_printing_point_of_sale_is_checked_when_the_interface_is_saved(admin_actor, tix, printing, catalogue):
