@@ -136,3 +136,14 @@ def test_privileges_create_their_definition_once_and_cards_are_not_transferable(
         assert t.status == "PRINTED" and wallet_status(t) == "INJECTED"
     # the concert tickets are in another order: a card links the wallet tickets of its own order
     assert all(c["ticketIds"] == [] for c in cards.values()) and order != card_order
+
+
+def test_the_timeline_tells_the_wallet_log_of_a_ticket_and_only_its_organisation_sees_it(
+        tix, schedule, catalogue, injected, other_org):
+    from passgate.connectors.tixngo.timeline import timeline_events
+
+    run(schedule("TIXNGO_FEEDBACK"))
+    events = timeline_events(catalogue.actor.organisation, [injected[0].pk])
+    assert events and all(e["ticket_id"] == injected[0].pk and e["kind"] == "wallet" for e in events)
+    assert events[0]["title"] == "Injected into the TIXnGO wallet" and events[0]["detail"]["tx_hash"].startswith("0x")
+    assert timeline_events(other_org, [injected[0].pk]) == []
