@@ -147,3 +147,19 @@ def test_the_timeline_tells_the_wallet_log_of_a_ticket_and_only_its_organisation
     assert events and all(e["ticket_id"] == injected[0].pk and e["kind"] == "wallet" for e in events)
     assert events[0]["title"] == "Injected into the TIXnGO wallet" and events[0]["detail"]["tx_hash"].startswith("0x")
     assert timeline_events(other_org, [injected[0].pk]) == []
+
+
+def test_feedback_never_touches_a_ticket_of_another_organisation(tix, schedule, catalogue, buyer, other_org,
+                                                                other_catalogue):
+    theirs = other_catalogue.sell_concert(1).tickets.get()
+    mine = sell(catalogue, 1, buyer)[0]
+    run(schedule("TIXNGO_TICKET_INJECTION"))
+    # the partner's log names the other organisation's ticket id (a shared account, a typo…)
+    tix.api.put("/events/X", json={"name": "X", "startTime": "2027-01-01T20:00:00+00:00",
+                                   "expirationDate": "2027-01-01T23:00:00+00:00"})
+    tix.api.post("/tickets", json={"tickets": [{"ticketId": str(theirs.pk), "eventId": "X", "barcode": "B"}]})
+    execution = run(schedule("TIXNGO_FEEDBACK"))
+    assert execution.status == "OK"
+    assert not WalletTicket.objects.filter(ticket=theirs).exists()
+    assert not WalletLogEntry.objects.filter(ticket=theirs).exists()
+    assert WalletTicket.objects.get(ticket=mine).organisation == catalogue.actor.organisation
