@@ -145,7 +145,7 @@ def _run_until(schedule, done) -> tuple[int, float]:
             raise SystemExit(f"run {runs}: {execution.status} {execution.error}")
         if done(execution):
             return runs, time.perf_counter() - started
-        print(f"\r{schedule.function}: run {runs}", end="", file=sys.stderr, flush=True)
+        print(f"{schedule.function}: run {runs}, {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
 
 def child(n: int, feedback: int) -> None:
@@ -174,6 +174,7 @@ def child(n: int, feedback: int) -> None:
         out = {"n": n, "runs": runs, "seconds": round(seconds, 2), "tickets_per_s": round(n / seconds),
                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                "injection_peak_rss_mb": injection_peak}
+        print(f"\ninjection: {json.dumps(out)}", file=sys.stderr, flush=True)
         if feedback:
             from passgate.connectors.tixngo.models import WalletLogEntry
 
