@@ -149,6 +149,8 @@ def _run_until(schedule, done) -> tuple[int, float]:
 
 
 def child(n: int, feedback: int) -> None:
+    # a SIGTERM (the parent interrupted) still stops this child's sandbox, in the finally below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     _setup_django(n)
     sys.path.insert(0, str(ROOT))
     from sandboxes.framework import start_subprocess
