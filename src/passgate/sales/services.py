@@ -409,6 +409,33 @@ def print_ticket(actor: Actor, ticket: Ticket, point_of_sale: PointOfSale | None
     return ticket
 
 
+def print_externally(actor: Actor, ticket_ids: list[int], point_of_sale: PointOfSale) -> list[int]:
+    """External printing (a ticket injected into a wallet counts as printed, seed 002): NOT_PRINTED →
+    PRINTED by the point of sale configured for the partner, for a batch at once under one change
+    number. Returns the ids moved; a ticket no longer NOT_PRINTED (cancelled meanwhile) is left
+    as it is. Call it in the transaction that records the partner's answer."""
+    actor.require(Permission.SELL)
+    check_same_organisation(actor, {"point_of_sale": point_of_sale})
+    allowed, target = TRANSITIONS["print"]
+    with transaction.atomic():
+        moved = list(Ticket.objects.select_for_update().filter(
+            organisation=actor.organisation, pk__in=ticket_ids, status__in=allowed)
+            .order_by("pk").values_list("pk", flat=True))
+        if not moved:
+            return []
+        now = timezone.now()
+        seq = next_seq(actor.organisation.pk)
+        Ticket.objects.filter(pk__in=moved, status__in=allowed).update(
+            status=target, status_changed_at=now, printed_at=now, printed_by=point_of_sale, updated_at=now,
+            change_seq=seq)
+        record_audit(actor, "print_externally", point_of_sale, None,
+                     {"point_of_sale": point_of_sale.code, "channel": point_of_sale.channel.code,
+                      "tickets": moved})
+        tickets_changed.send(Ticket, organisation=actor.organisation, ticket_ids=moved, change="printed",
+                             retired_barcodes=[], seq=seq)
+    return moved
+
+
 def reprint_ticket(actor: Actor, ticket: Ticket, point_of_sale: PointOfSale | None = None) -> Ticket:
     """New barcode; the old one is retired (invalid for ever, never reissued)."""
     actor.require(Permission.SELL)

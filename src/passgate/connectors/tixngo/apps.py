@@ -7,6 +7,7 @@ class TixngoConfig(AppConfig):
     verbose_name = "TIXnGO"
 
     def ready(self) -> None:
-        from .interface import register
+        from . import functions, interface
 
-        register()
+        interface.register()
+        functions.register()
