@@ -3,6 +3,7 @@ from functools import partial
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from passgate.orgs.admin_base import OrgScopedAdmin, OrgScopedTabularInline, export_csv
 from passgate.orgs.permissions import Permission
@@ -60,10 +61,15 @@ class OrderEmailInline(OrgScopedTabularInline):
 
 
 def _own_urls(model_admin, routes):
-    """Admin URLs bound to this admin, behind the admin site's login."""
+    """Admin URLs bound to this admin, behind the admin site's login; the buttons' only by POST."""
     opts = model_admin.model._meta
-    return [path(route, model_admin.admin_site.admin_view(partial(view, model_admin)),
-                 name=f"{opts.app_label}_{opts.model_name}_{name}") for route, view, name in routes]
+
+    def view_of(view, name):
+        bound = partial(view, model_admin)
+        return model_admin.admin_site.admin_view(require_POST(bound) if name == "button" else bound)
+
+    return [path(route, view_of(view, name), name=f"{opts.app_label}_{opts.model_name}_{name}")
+            for route, view, name in routes]
 
 
 @admin.register(Order)

@@ -7,6 +7,7 @@ the form, builds the request, and shows the service's refusal (field, expected, 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,6 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from passgate.catalog.models import Category, Performance, PointOfSale, Product, Tariff
 from passgate.errors import InvalidInput, PassgateError
@@ -126,9 +126,10 @@ def _holder(actor, post, i: int, buyer: Contact | None) -> Contact | None:
     return services.create_contact(actor, first_name=first, last_name=last)
 
 
-def sale_from_post(actor, item: Item, post) -> services.SaleRequest:
-    """The sale the form asks for: one line per ticket with its own holder, the rest grouped by tariff.
-    Contacts are created here, so call it inside the transaction of the sale."""
+def sale_from_post(actor, item: Item, post, described: list[str]) -> services.SaleRequest:
+    """The sale the form asks for: one line per ticket with its own holder, the rest grouped by tariff;
+    `described` receives each line in the clerk's words. Contacts are created here, so call it
+    inside the transaction of the sale."""
     org = actor.organisation
     pos = PointOfSale.objects.filter(organisation=org, pk=post.get("point_of_sale") or 0).select_related(
         "channel").first()
@@ -143,20 +144,29 @@ def sale_from_post(actor, item: Item, post) -> services.SaleRequest:
     index = 0
     for tariff in Tariff.objects.filter(organisation=org, product=item.product).order_by("code"):
         quantity = _int(post.get(f"qty_{tariff.pk}", ""), f"quantity of {tariff.name}")
-        plain = 0
+        plain: list[int] = []
         for _ in range(quantity):
-            holder = _holder(actor, post, index, buyer)
             index += 1
+            holder = _holder(actor, post, index - 1, buyer)
             if holder is None:
-                plain += 1
+                plain.append(index)
             else:
                 lines.append(services.SaleLine(product=item.product, tariff=tariff, performance=item.performance,
                                                category=category, cultural_contact=holder))
+                described.append(f"{tariff.name}, ticket {index}")
         if plain:
             lines.append(services.SaleLine(product=item.product, tariff=tariff, performance=item.performance,
-                                           category=category, quantity=plain))
+                                           category=category, quantity=len(plain)))
+            described.append(f"{tariff.name}, ticket{'s' if len(plain) > 1 else ''} "
+                             + ", ".join(map(str, plain)))
     return services.SaleRequest(channel=pos.channel, lines=lines, buyer=buyer, point_of_sale=pos,
                                 payment_mode=post.get("payment_mode") or PaymentMode.CARD)
+
+
+def _line_in_words(field: str | None, described: list[str]) -> str:
+    """'lines[1].quantity' → 'Full price, tickets 2, 3, 4': which of the clerk's tickets the refusal is about."""
+    match = re.match(r"lines\[(\d+)\]", field or "")
+    return described[int(match[1])] if match and int(match[1]) < len(described) else ""
 
 
 def sell_view(model_admin, request):
@@ -165,11 +175,12 @@ def sell_view(model_admin, request):
     error = None
     if request.method == "POST" and item is not None:
         actor = actor_for(request, org)
+        described: list[str] = []
         try:
             with transaction.atomic():  # a refused sale leaves no contact behind either
-                order = services.sell(actor, sale_from_post(actor, item, request.POST))
+                order = services.sell(actor, sale_from_post(actor, item, request.POST, described))
         except PassgateError as exc:
-            error = {"field": exc.field, "sentence": error_sentence(exc)}
+            error = {"field": exc.field, "sentence": error_sentence(exc), "where": _line_in_words(exc.field, described)}
         else:
             count = order.tickets.count()
             model_admin.message_user(request, f"Sold: file {order.file_number}, {count} ticket"
@@ -236,7 +247,6 @@ TICKET_BUTTONS = {
 }
 
 
-@require_POST
 def ticket_button(model_admin, request, object_id, operation):
     ticket = _scoped(request, Ticket, object_id)
     if operation not in TICKET_BUTTONS:
@@ -275,7 +285,6 @@ def order_pdf_view(model_admin, request, object_id):
         return _refused(model_admin, request, "PDF", exc)
 
 
-@require_POST
 def order_button(model_admin, request, object_id, operation):
     order = _scoped(request, Order, object_id)
     actor = actor_for(request, order.organisation)
