@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from django.contrib import messages
@@ -144,21 +145,16 @@ def sale_from_post(actor, item: Item, post, described: list[str]) -> services.Sa
     index = 0
     for tariff in Tariff.objects.filter(organisation=org, product=item.product).order_by("code"):
         quantity = _int(post.get(f"qty_{tariff.pk}", ""), f"quantity of {tariff.name}")
-        plain: list[int] = []
+        tickets = []
         for _ in range(quantity):
+            tickets.append((index + 1, _holder(actor, post, index, buyer)))
             index += 1
-            holder = _holder(actor, post, index - 1, buyer)
-            if holder is None:
-                plain.append(index)
-            else:
-                lines.append(services.SaleLine(product=item.product, tariff=tariff, performance=item.performance,
-                                               category=category, cultural_contact=holder))
-                described.append(f"{tariff.name}, ticket {index}")
-        if plain:
+        # consecutive tickets with the same holder make one line: the tickets keep the screen's order
+        for holder, run in groupby(tickets, key=lambda ticket: ticket[1]):
+            numbers = [number for number, _ in run]
             lines.append(services.SaleLine(product=item.product, tariff=tariff, performance=item.performance,
-                                           category=category, quantity=len(plain)))
-            described.append(f"{tariff.name}, ticket{'s' if len(plain) > 1 else ''} "
-                             + ", ".join(map(str, plain)))
+                                           category=category, cultural_contact=holder, quantity=len(numbers)))
+            described.append(f"{tariff.name}, ticket{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))}")
     return services.SaleRequest(channel=pos.channel, lines=lines, buyer=buyer, point_of_sale=pos,
                                 payment_mode=post.get("payment_mode") or PaymentMode.CARD)
 

@@ -30,8 +30,8 @@ def ticket_lines(ticket: Ticket) -> list[tuple[str, str]]:
     lines = [("Product", ticket.product.name)]
     if perf is not None:
         lines.append(("Performance", perf.name or perf.code))
-        lines.append(("Date", format_local(org, perf.starts_at, "%A %d %B %Y, %H:%M", named=False)
-                      + f" ({org.time_zone})"))
+        lines.append(("Date", format_local(org, perf.starts_at, "%A %d %B %Y", named=False)))
+        lines.append(("Time", format_local(org, perf.starts_at, "%H:%M", named=False) + f" ({org.time_zone})"))
         if perf.doors_open_at:
             lines.append(("Doors open", format_local(org, perf.doors_open_at, "%H:%M", named=False)))
         venue = ", ".join(part for part in (perf.venue_site, perf.venue_zip, perf.venue_city) if part)
@@ -77,7 +77,7 @@ def _draw_ticket(canvas: Canvas, ticket: Ticket, index: int, total: int) -> None
         canvas.setFont("Helvetica", 9)
         canvas.drawString(left, y, label)
         canvas.setFont("Helvetica-Bold", 11)
-        canvas.drawString(left + 28 * mm, y, value[:60])
+        canvas.drawString(left + 28 * mm, y, value[:40])  # 40 characters stay clear of the QR code
         y -= 7 * mm
     qr_x, qr_y = width - left - QR_SIZE, top - 22 * mm - QR_SIZE
     _draw_qr(canvas, ticket.barcode, qr_x, qr_y, QR_SIZE)
