@@ -1,10 +1,15 @@
+from functools import partial
+
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from passgate.orgs.admin_base import OrgScopedAdmin, OrgScopedTabularInline, export_csv
 from passgate.orgs.permissions import Permission
 
-from . import services
-from .models import Contact, Order, RetiredBarcode, Ticket
+from . import desk, services
+from .models import Contact, Order, OrderEmail, RetiredBarcode, Ticket
 
 TICKET_CSV_COLUMNS = ["file_number", "barcode", "status", "status_changed_at", "season_code", "product_code",
                       "performance_code", "tariff_code", "category_code", "seat", "price", "currency",
@@ -38,6 +43,35 @@ class TicketInline(OrgScopedTabularInline):
         return False
 
 
+class OrderEmailInline(OrgScopedTabularInline):
+    """The e-mails of the order's tickets and what became of each (the worker records it)."""
+
+    model = OrderEmail
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "E-mails"
+    fields = ["requested_at", "requested_by", "recipient", "status", "sent_at", "error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _own_urls(model_admin, routes):
+    """Admin URLs bound to this admin, behind the admin site's login; the buttons' only by POST."""
+    opts = model_admin.model._meta
+
+    def view_of(view, name):
+        bound = partial(view, model_admin)
+        return model_admin.admin_site.admin_view(require_POST(bound) if name == "button" else bound)
+
+    return [path(route, view_of(view, name), name=f"{opts.app_label}_{opts.model_name}_{name}")
+            for route, view, name in routes]
+
+
 @admin.register(Order)
 class OrderAdmin(OrgScopedAdmin):
     write_permission = Permission.SELL
@@ -47,15 +81,31 @@ class OrderAdmin(OrgScopedAdmin):
     search_fields = ["file_number", "external_reference", "buyer__last_name", "buyer__first_name",
                      "buyer__number", "tickets__barcode"]
     date_hierarchy = "created_at"
-    inlines = [TicketInline]
+    inlines = [TicketInline, OrderEmailInline]
     actions = ["cancel_orders"]
     list_select_related = ["buyer", "channel", "point_of_sale", "organisation"]
+    change_form_template = "admin/sales/order/change_form.html"
+    change_list_template = "admin/sales/order/change_list.html"
+
+    def get_urls(self):
+        return _own_urls(self, [
+            ("sell/", desk.sell_view, "sell"),
+            ("sell/capacity/", desk.capacity_view, "sell_capacity"),
+            ("<int:object_id>/pdf/", desk.order_pdf_view, "pdf"),
+            ("<int:object_id>/do/<str:operation>/", desk.order_button, "button"),
+        ]) + super().get_urls()
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Order._meta.concrete_fields]
 
-    def has_add_permission(self, request):
-        return False  # selling goes through the API or the box office, not a bare form
+    def add_view(self, request, form_url="", extra_context=None):
+        # "Add" on the index and the Orders list is a sale: the desk, through the sell service.
+        return HttpResponseRedirect(reverse("admin:sales_order_sell"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, object_id)
+        extra = {"may_sell": order is not None and self._may_write(request, order), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
 
     def has_delete_permission(self, request, obj=None):
         return False  # files are cancelled, never deleted
@@ -77,6 +127,18 @@ class TicketAdmin(OrgScopedAdmin):
                            "cultural_contact"]
     actions = ["print_tickets", "reprint_tickets", "cancel_tickets", "invalidate_tickets", "export_csv"]
     date_hierarchy = "status_changed_at"
+    change_form_template = "admin/sales/ticket/change_form.html"
+
+    def get_urls(self):
+        return _own_urls(self, [
+            ("<int:object_id>/pdf/", desk.ticket_pdf_view, "pdf"),
+            ("<int:object_id>/do/<str:operation>/", desk.ticket_button, "button"),
+        ]) + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = self.get_object(request, object_id)
+        extra = {"may_sell": ticket is not None and self._may_write(request, ticket), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Ticket._meta.concrete_fields] + ["previous_barcodes"]

@@ -5,7 +5,7 @@ turns ids into rows of the token's organisation (404 otherwise) and rows into JS
 from typing import Any
 
 from django.db.models import Count, Q
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 
 from passgate.apikit import Id, Text, aware, input_names, local, not_null, paginate, responses
@@ -13,8 +13,8 @@ from passgate.catalog.models import Category, Performance, PointOfSale, Product,
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
 
+from . import delivery, services
 from . import schemas as s
-from . import services
 from .external import external_sale_from_data, sell_external
 from .models import Contact, Order, RetiredBarcode, Ticket
 
@@ -257,6 +257,65 @@ def cancel_order(request: HttpRequest, id: Id) -> Any:
     return order_detail(actor, order.pk)
 
 
+def pdf_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+# The PDF answers are binary: documented as application/pdf, not JSON.
+PDF_DOC = {"responses": {200: {"description": "The tickets as a PDF, one page per ticket", "content": {
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}}
+
+
+@router.get("/orders/{id}/pdf", response=responses(None), operation_id="get_order_pdf", openapi_extra=PDF_DOC,
+            summary="The order's live tickets as a PDF (one page each, QR code of the barcode); no status change")
+def get_order_pdf(request: HttpRequest, id: Id) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.SELL)
+    order = scoped_get(actor, Order, field="id", pk=id)
+    return pdf_response(delivery.order_pdf(actor, order), f"tickets-{order.file_number}.pdf")
+
+
+@router.post("/orders/{id}/print", response=responses(None), operation_id="print_order", openapi_extra=PDF_DOC,
+             summary="Print an order at a point of sale: its NOT_PRINTED tickets become PRINTED; returns the PDF")
+def print_order(request: HttpRequest, id: Id, payload: s.PrintIn | None = None) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.SELL)
+    order = scoped_get(actor, Order, field="id", pk=id)
+    point_of_sale = _ref(actor, PointOfSale, "point_of_sale_id", payload.point_of_sale_id if payload else None)
+    with input_names("point_of_sale"):
+        content = delivery.print_order(actor, order, point_of_sale)
+    return pdf_response(content, f"tickets-{order.file_number}.pdf")
+
+
+@router.post("/orders/{id}/send", response=responses(s.OrderEmailOut, 202), operation_id="send_order",
+             summary="E-mail the order's tickets (PDF attached) to the buyer, or to the recipient given",
+             description="Queued as a background task: the answer is the queued e-mail (status QUEUED); "
+                         "GET /orders/{id}/emails shows whether it was SENT or FAILED, with the error.")
+def send_order(request: HttpRequest, id: Id, payload: s.SendIn | None = None) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.SELL)
+    order = scoped_get(actor, Order, field="id", pk=id)
+    email = delivery.request_order_email(actor, order, payload.recipient if payload else None)
+    return Status(202, order_email_out(email, actor.organisation))
+
+
+@router.get("/orders/{id}/emails", response=responses(list[s.OrderEmailOut]), operation_id="list_order_emails",
+            summary="The e-mails of an order's tickets, newest first, with their outcome")
+def list_order_emails(request: HttpRequest, id: Id) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.VIEW)
+    order = scoped_get(actor, Order, field="id", pk=id)
+    return [order_email_out(e, actor.organisation) for e in order.emails.all()]
+
+
+def order_email_out(e, org) -> dict[str, Any]:
+    return {"id": e.pk, "order_id": e.order_id, "recipient": e.recipient, "status": e.status,
+            "requested_by": e.requested_by, "requested_at": local(e.requested_at, org),
+            "sent_at": local(e.sent_at, org), "error": e.error}
+
+
 # ---------------------------------------------------------------- tickets
 
 @router.get("/tickets", response=responses(s.TicketPage), operation_id="list_tickets",
@@ -322,3 +381,12 @@ def cancel_ticket(request: HttpRequest, id: Id) -> Any:
              summary="Invalidate a ticket by hand")
 def invalidate_ticket(request: HttpRequest, id: Id) -> Any:
     return _ticket_action(request, id, services.invalidate_ticket)
+
+
+@router.get("/tickets/{id}/pdf", response=responses(None), operation_id="get_ticket_pdf", openapi_extra=PDF_DOC,
+            summary="A ticket as a PDF page (QR code of its barcode); no status change")
+def get_ticket_pdf(request: HttpRequest, id: Id) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.SELL)
+    ticket = scoped_get(actor, Ticket, field="id", pk=id)
+    return pdf_response(delivery.ticket_pdf(actor, ticket), f"ticket-{ticket.pk}.pdf")

@@ -192,3 +192,28 @@ class RetiredBarcode(OrgScoped):
 
     def __str__(self) -> str:
         return self.barcode
+
+
+class OrderEmailStatus(models.TextChoices):
+    QUEUED = "QUEUED", "Queued"
+    SENT = "SENT", "Sent"
+    FAILED = "FAILED", "Failed"
+
+
+class OrderEmail(OrgScoped):
+    """One request to e-mail an order's tickets, and what became of it (sent by a background task)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
+    recipient = models.EmailField()
+    requested_by = models.CharField(max_length=200, blank=True)
+    requested_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=OrderEmailStatus.choices, default=OrderEmailStatus.QUEUED)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = "order e-mail"
+
+    def __str__(self) -> str:
+        return f"{self.recipient} ({self.status})"

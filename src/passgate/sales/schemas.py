@@ -151,6 +151,21 @@ class PrintIn(Schema):
     point_of_sale_id: Id | None = None
 
 
+class SendIn(Schema):
+    recipient: _t(254) | None = Field(None, description="Where to send; the buyer's e-mail address when empty.")
+
+
+class OrderEmailOut(Schema):
+    id: int
+    order_id: int
+    recipient: str
+    status: str = Field(description="QUEUED, SENT or FAILED")
+    requested_by: str
+    requested_at: dt.datetime
+    sent_at: dt.datetime | None
+    error: str
+
+
 # ---------------------------------------------------------------- orders
 
 class OrderLineIn(Schema):

@@ -201,6 +201,28 @@ def _contingent_for(channel: SalesChannel, line: SaleLine) -> Contingent | None:
     return candidates.filter(performance__isnull=True).first()
 
 
+def remaining_places(channel: SalesChannel, product: Product,
+                     performance: Performance | None = None) -> list[dict[str, Any]]:
+    """What a sale of `product` (at `performance`) on `channel` may still take, limit by limit,
+    read the way _reserve takes it: the channel's contingent, the performance, the product.
+    remaining None = unlimited."""
+    rows: list[dict[str, Any]] = []
+    contingent = _contingent_for(channel, SaleLine(product=product, tariff=None, performance=performance))
+    if contingent is not None:
+        contingent.refresh_from_db(fields=["quota", "sold_count"])
+        rows.append({"limit": "contingent", "code": contingent.code, "name": contingent.name,
+                     "capacity": contingent.quota, "sold": contingent.sold_count,
+                     "remaining": max(contingent.quota - contingent.sold_count, 0)})
+    for kind, row in (("performance", performance), ("product", product)):
+        if row is None:
+            continue
+        row.refresh_from_db(fields=["capacity", "sold_count"])
+        rows.append({"limit": kind, "code": row.code, "name": row.name, "capacity": row.capacity,
+                     "sold": row.sold_count,
+                     "remaining": None if row.capacity is None else max(row.capacity - row.sold_count, 0)})
+    return rows
+
+
 def _reserve(channel: SalesChannel, line: SaleLine, where: str, external: bool = False) -> Contingent | None:
     """Consume capacity for a line: contingent of the channel, performance, product. An external
     sale is limited by its contingent only: the places are counted, never refused beyond it."""
