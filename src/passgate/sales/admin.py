@@ -1,10 +1,27 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from passgate.orgs.admin_base import OrgScopedAdmin, OrgScopedTabularInline, export_csv
 from passgate.orgs.permissions import Permission
 
-from . import services
+from . import services, timeline
 from .models import Contact, Order, RetiredBarcode, Ticket
+
+
+def timeline_table(organisation, items):
+    """A trail as an HTML table, times in the organisation's zone."""
+    if not items:
+        return "—"
+    rows = format_html_join(
+        "", '<tr class="timeline-{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        ((e["kind"], e["at"].strftime("%Y-%m-%d %H:%M:%S"), e["kind"],
+          format_html('<a href="{}">{}</a>', e["link"], e["title"]) if e["link"] else e["title"],
+          e["actor"] or "—", e["ticket_id"] or "order") for e in items))
+    return format_html('<table class="timeline"><thead><tr><th>When ({})</th><th>What</th><th>Event</th>'
+                       '<th>By</th><th>Ticket</th></tr></thead><tbody>{}</tbody></table>',
+                       organisation.time_zone, rows)
+
 
 TICKET_CSV_COLUMNS = ["file_number", "barcode", "status", "status_changed_at", "season_code", "product_code",
                       "performance_code", "tariff_code", "category_code", "seat", "price", "currency",
@@ -52,7 +69,11 @@ class OrderAdmin(OrgScopedAdmin):
     list_select_related = ["buyer", "channel", "point_of_sale", "organisation"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.concrete_fields]
+        return [f.name for f in Order._meta.concrete_fields] + ["trail"]
+
+    @admin.display(description="timeline")
+    def trail(self, obj):
+        return timeline_table(obj.organisation, timeline.order_timeline(obj.organisation, obj))
 
     def has_add_permission(self, request):
         return False  # selling goes through the API or the box office, not a bare form
@@ -79,7 +100,16 @@ class TicketAdmin(OrgScopedAdmin):
     date_hierarchy = "status_changed_at"
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Ticket._meta.concrete_fields] + ["previous_barcodes"]
+        return [f.name for f in Ticket._meta.concrete_fields] + ["previous_barcodes", "scans", "trail"]
+
+    @admin.display(description="scans")
+    def scans(self, obj):
+        return format_html('<a href="{}?ticket__id__exact={}">All scans of this ticket</a>',
+                           reverse("admin:access_scan_changelist"), obj.pk)
+
+    @admin.display(description="timeline")
+    def trail(self, obj):
+        return timeline_table(obj.organisation, timeline.ticket_timeline(obj.organisation, obj))
 
     def has_add_permission(self, request):
         return False

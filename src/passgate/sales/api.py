@@ -14,7 +14,7 @@ from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
 
 from . import schemas as s
-from . import services
+from . import services, timeline
 from .models import Contact, Order, RetiredBarcode, Ticket
 
 router = Router(tags=["sales"])
@@ -304,3 +304,21 @@ def cancel_ticket(request: HttpRequest, id: Id) -> Any:
              summary="Invalidate a ticket by hand")
 def invalidate_ticket(request: HttpRequest, id: Id) -> Any:
     return _ticket_action(request, id, services.invalidate_ticket)
+
+
+# ---------------------------------------------------------------- timeline
+
+@router.get("/tickets/{id}/timeline", response=responses(s.TimelineOut), operation_id="get_ticket_timeline",
+            summary="A ticket's trail: sale, prints, reprints, cancel, scans, partner jobs, e-mails, in time order")
+def get_ticket_timeline(request: HttpRequest, id: Id) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.VIEW)
+    return {"items": timeline.ticket_timeline(actor.organisation, scoped_get(actor, Ticket, field="id", pk=id))}
+
+
+@router.get("/orders/{id}/timeline", response=responses(s.TimelineOut), operation_id="get_order_timeline",
+            summary="The trail of every ticket of an order (file), in time order")
+def get_order_timeline(request: HttpRequest, id: Id) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.VIEW)
+    return {"items": timeline.order_timeline(actor.organisation, scoped_get(actor, Order, field="id", pk=id))}

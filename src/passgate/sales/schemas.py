@@ -213,3 +213,19 @@ class OrderQuery(ListQuery):
     buyer_id: Id | None = None
     external_reference: Text | None = None
     created_since: DateTimeIn | None = Field(None, description="created at or after (no offset: local time)")
+
+
+# ---------------------------------------------------------------- timeline
+
+class TimelineEventOut(Schema):
+    at: dt.datetime = Field(description="when, in the organisation's time zone")
+    kind: str = Field(description="sale, print, reprint, cancel, invalidate, scan, partner, email, …")
+    title: str
+    actor: str = Field(description="who did it: user, token, device, job interface")
+    detail: dict
+    ticket_id: int | None = Field(description="the ticket; null for an event of the whole order")
+    link: str = Field(description="back-office page of the event's record, if any")
+
+
+class TimelineOut(Schema):
+    items: list[TimelineEventOut]
