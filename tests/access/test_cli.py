@@ -22,7 +22,7 @@ def test_scan_command(venue):
     out = io.StringIO()
     with pytest.raises(SystemExit) as exc:
         call_command("scan", t.barcode, device_token=venue.token, stdout=out)
-    assert exc.value.code == 2 and "ALREADY_CONTROLLED" in out.getvalue()
+    assert exc.value.code == 1 and "ALREADY_CONTROLLED" in out.getvalue()
     with pytest.raises(CommandError, match="device-token"):
         call_command("scan", t.barcode, device_token="pgd_nope")
 
