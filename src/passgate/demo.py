@@ -35,13 +35,12 @@ from passgate.catalog.models import (
     Validity,
 )
 from passgate.errors import Conflict
-from passgate.orgs.models import ApiToken, Membership, Organisation, Role
+from passgate.orgs.models import DEMO_ORG_CODE, ApiToken, Membership, Organisation, Role
 from passgate.orgs.services import TOKEN_PREFIX, Actor, create_organisation, ensure_user, hash_token
 from passgate.orgs.timezones import local_time
 from passgate.sales import services as sales
 from passgate.sales.models import PaymentMode, Ticket
 
-DEMO_ORG_CODE = "demo"
 DEMO_ADMIN = ("admin", "passgate-demo")
 DEMO_TICKETS = 1000
 # Other rooms add their demo data by defining `load_demo(organisation, actor)` in `<room>/demo.py`.
