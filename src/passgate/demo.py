@@ -160,6 +160,7 @@ def now_lines(org: Organisation, base_url: str = "http://127.0.0.1:8000") -> lis
     starts = local_time(org, perf.starts_at)
     lines = [f"  On now:      {perf.code} \"{perf.name}\", started {starts:%H:%M} ({org.time_zone}), "
              f"door HALL-A",
+             f"  Attendance:  {base_url}/admin/access/scan/attendance/{perf.pk}/",
              f"  Door device: {NOW_DEVICE}   token: {demo_device_token()}"]
     if ticket is not None:
         lines.append(f"  Scan it:     passgate scan --device-token {demo_device_token()} {ticket.barcode}"
