@@ -69,7 +69,7 @@ def load(stdout=None) -> tuple[Organisation, bool]:
     created = False
     if org is None:
         with transaction.atomic():
-            org = create_organisation(DEMO_ORG_CODE, "Théâtre de la Cité (demo)", "Europe/Paris", "EUR",
+            org = create_organisation(DEMO_ORG_CODE, "Théâtre de la Cité", "Europe/Paris", "EUR",
                                       label="demo-data")
             actor = Actor.system(org, "demo-data")
             Membership.objects.get_or_create(user=user, organisation=org, defaults={"role": Role.ADMINISTRATOR})

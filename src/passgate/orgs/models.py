@@ -35,7 +35,8 @@ class Organisation(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
+        suffix = f"({self.code})"
+        return self.name if self.name.endswith(suffix) else f"{self.name} {suffix}"
 
 
 class OrgScoped(models.Model):

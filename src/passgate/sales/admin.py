@@ -89,10 +89,12 @@ class OrderAdmin(OrgScopedAdmin):
 @admin.register(Ticket)
 class TicketAdmin(OrgScopedAdmin):
     write_permission = Permission.SELL
-    list_display = ["barcode", "file_number", "product", "performance", "tariff", "category", "seat", "status",
-                    "status_changed_at", "holder", "control_count", "last_controlled_at"]
+    # status early and the narrow columns only, so that it shows on a 1366 px screen
+    list_display = ["barcode", "status", "file_number", "performance_or_product", "tariff", "seat", "holder",
+                    "control_count"]
     list_filter = ["status", "product", "performance", "tariff", "category", "inside"]
-    search_fields = ["barcode", "order__file_number", "retired_barcodes__barcode", "cultural_contact__last_name",
+    search_fields = ["barcode", "order__file_number", "retired_barcodes__barcode", "product__code",
+                     "performance__code", "cultural_contact__last_name",
                      "cultural_contact__first_name", "order__buyer__last_name", "order__buyer__first_name"]
     list_select_related = ["order", "order__buyer", "product", "performance", "tariff", "category",
                            "cultural_contact"]
@@ -124,6 +126,10 @@ class TicketAdmin(OrgScopedAdmin):
     @admin.display(description="file", ordering="order__file_number")
     def file_number(self, obj):
         return obj.order.file_number
+
+    @admin.display(description="performance / product", ordering="performance__starts_at")
+    def performance_or_product(self, obj):
+        return obj.performance.code if obj.performance_id else obj.product.code
 
     @admin.display(description="holder")
     def holder(self, obj):
