@@ -6,15 +6,20 @@ audited like any real data) and idempotent: loading it twice changes nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import importlib
 import random
 import unicodedata
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from passgate.access.models import Device
+from passgate.access.services.inputs import DEVICE_TOKEN_PREFIX, hash_secret
 from passgate.catalog import services as catalog
 from passgate.catalog.models import (
     Category,
@@ -30,12 +35,12 @@ from passgate.catalog.models import (
     Validity,
 )
 from passgate.errors import Conflict
-from passgate.orgs.models import Membership, Organisation, Role
-from passgate.orgs.services import Actor, create_organisation, ensure_user
+from passgate.orgs.models import DEMO_ORG_CODE, ApiToken, Membership, Organisation, Role
+from passgate.orgs.services import TOKEN_PREFIX, Actor, create_organisation, ensure_user, hash_token
+from passgate.orgs.timezones import local_time
 from passgate.sales import services as sales
 from passgate.sales.models import PaymentMode, Ticket
 
-DEMO_ORG_CODE = "demo"
 DEMO_ADMIN = ("admin", "passgate-demo")
 DEMO_TICKETS = 1000
 # Other rooms add their demo data by defining `load_demo(organisation, actor)` in `<room>/demo.py`.
@@ -64,7 +69,7 @@ def load(stdout=None) -> tuple[Organisation, bool]:
     created = False
     if org is None:
         with transaction.atomic():
-            org = create_organisation(DEMO_ORG_CODE, "Théâtre de la Cité (demo)", "Europe/Paris", "EUR",
+            org = create_organisation(DEMO_ORG_CODE, "Théâtre de la Cité", "Europe/Paris", "EUR",
                                       label="demo-data")
             actor = Actor.system(org, "demo-data")
             Membership.objects.get_or_create(user=user, organisation=org, defaults={"role": Role.ADMINISTRATOR})
@@ -80,7 +85,89 @@ def load(stdout=None) -> tuple[Organisation, bool]:
             raise
         with transaction.atomic():
             module.load_demo(org, actor)  # each room's loader is idempotent itself
+    with transaction.atomic():
+        ensure_on_now(actor)
     return org, created
+
+
+# ---------------------------------------------------------------- a performance on now
+
+NOW_CODE = "SYM-NOW"
+NOW_PRODUCT = "SYMPHONY"
+NOW_DEVICE = "HALL-A-SCANNER"  # a door of the Grand Hall, which admits the symphony
+NOW_TICKETS = 40  # kept uncontrolled on every run, so the printed scan line keeps answering GRANTED
+INTEGRATOR_TOKEN_NAME = "Demo integrator"
+
+
+def demo_secret(purpose: str) -> str:
+    """A token that is the same on every run of this install's demo (derived from its secret key),
+    so the lines the demo prints keep working. Only ever used for the demo organisation."""
+    return hmac.new(settings.SECRET_KEY.encode(), f"passgate-demo:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def ensure_on_now(actor: Actor) -> Performance:
+    """The demo performance on now: doors open, show started a few minutes ago (moved to now again
+    when a later run finds it over or not yet open), with enough printed, unscanned tickets."""
+    org = actor.organisation
+    now = timezone.now().replace(second=0, microsecond=0)
+    product = Product.objects.get(organisation=org, code=NOW_PRODUCT)
+    perf = Performance.objects.filter(organisation=org, code=NOW_CODE).first()
+    times = {"starts_at": now - dt.timedelta(minutes=10), "doors_open_at": now - dt.timedelta(minutes=70),
+             "ends_at": now + dt.timedelta(hours=2, minutes=20)}
+    if perf is None:
+        perf = catalog.create(actor, Performance, product=product, code=NOW_CODE, name="Symphony No. 9 — on now",
+                              venue_site="Grand Hall", venue_city="Toulouse", venue_country_code="FR",
+                              venue_zip="31000", capacity=800, **times)
+    elif not (perf.doors_open_at <= now and now + dt.timedelta(minutes=30) <= perf.ends_at):
+        perf = catalog.update(actor, perf, **times)
+    live = Ticket.objects.filter(organisation=org, performance=perf, status="PRINTED", control_count=0)
+    missing = NOW_TICKETS - live.count()
+    if missing > 0:
+        box = SalesChannel.objects.get(organisation=org, code="BOX")
+        desk = PointOfSale.objects.get(organisation=org, code="DESK1")
+        tariff = Tariff.objects.get(organisation=org, product=product, code="FULL")
+        order = sales.sell(actor, sales.SaleRequest(
+            channel=box, point_of_sale=desk, payment_mode=PaymentMode.CARD,
+            lines=[sales.SaleLine(product=product, tariff=tariff, performance=perf, quantity=missing)]))
+        for ticket in Ticket.objects.filter(order=order).order_by("id"):
+            sales.print_ticket(actor, ticket, desk)
+    # the demo's door device and integrator get the tokens the demo prints
+    device = Device.objects.get(organisation=org, name=NOW_DEVICE)
+    device_token = demo_device_token()
+    if device.token_hash != hash_secret(device_token):
+        Device.objects.filter(pk=device.pk).update(token_hash=hash_secret(device_token),
+                                                   token_prefix=device_token[:10])
+    api_token = demo_api_token()
+    if not ApiToken.objects.filter(token_hash=hash_token(api_token)).exists():
+        ApiToken.objects.create(organisation=org, name=INTEGRATOR_TOKEN_NAME, role=Role.ADMINISTRATOR,
+                                prefix=api_token[:10], token_hash=hash_token(api_token))
+    return perf
+
+
+def demo_device_token() -> str:
+    return DEVICE_TOKEN_PREFIX + demo_secret("device:" + NOW_DEVICE)
+
+
+def demo_api_token() -> str:
+    return TOKEN_PREFIX + demo_secret("integrator")
+
+
+def now_lines(org: Organisation, base_url: str = "http://127.0.0.1:8000") -> list[str]:
+    """What the demo prints beside the admin URL: a door token, a ready scan line, an API token."""
+    perf = Performance.objects.get(organisation=org, code=NOW_CODE)
+    ticket = (Ticket.objects.filter(organisation=org, performance=perf, status="PRINTED", control_count=0)
+              .order_by("id").first())
+    starts = local_time(org, perf.starts_at)
+    lines = [f"  On now:      {perf.code} \"{perf.name}\", started {starts:%H:%M} ({org.time_zone}), "
+             f"door HALL-A",
+             f"  Attendance:  {base_url}/admin/access/scan/attendance/{perf.pk}/",
+             f"  Door device: {NOW_DEVICE}   token: {demo_device_token()}"]
+    if ticket is not None:
+        lines.append(f"  Scan it:     passgate scan --device-token {demo_device_token()} {ticket.barcode}"
+                     f"   (GRANTED, then ALREADY_CONTROLLED)")
+    lines.append(f"  API token:   {demo_api_token()}   ({INTEGRATOR_TOKEN_NAME}; try: curl -H "
+                 f"'Authorization: Bearer {demo_api_token()}' {base_url}/api/v1/me)")
+    return lines
 
 
 def _load_core(actor: Actor, stdout) -> None:

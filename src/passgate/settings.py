@@ -64,7 +64,7 @@ CSRF_TRUSTED_ORIGINS = env_list("PASSGATE_CSRF_TRUSTED_ORIGINS", "")
 BASE_URL = env("PASSGATE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "passgate.orgs.admin_site.PassgateAdminConfig",  # django.contrib.admin, with passgate's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

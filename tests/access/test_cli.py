@@ -22,7 +22,7 @@ def test_scan_command(venue):
     out = io.StringIO()
     with pytest.raises(SystemExit) as exc:
         call_command("scan", t.barcode, device_token=venue.token, stdout=out)
-    assert exc.value.code == 2 and "ALREADY_CONTROLLED" in out.getvalue()
+    assert exc.value.code == 1 and "ALREADY_CONTROLLED" in out.getvalue()
     with pytest.raises(CommandError, match="device-token"):
         call_command("scan", t.barcode, device_token="pgd_nope")
 
@@ -38,13 +38,6 @@ def test_door_sim(venue):
     assert {"", "UNKNOWN_BARCODE"} <= reasons
 
 
-def test_door_sim_at_a_future_performance(venue, catalogue):
-    catalogue.sell_concert(5)
-    call_command("door_sim", device="SCAN-1", count=5, rate=0, seed=2, mix="valid=1",
-                 performance=catalogue.performance.code, stdout=io.StringIO())
-    assert Scan.objects.filter(decision="GRANTED").count() == 5
-
-
 def test_demo_loader_is_idempotent(admin_actor, catalogue):
     from passgate.access import demo
     from passgate.access.models import Device, Sector
@@ -53,3 +46,33 @@ def test_demo_loader_is_idempotent(admin_actor, catalogue):
     demo.load_demo(admin_actor.organisation, admin_actor)
     assert Sector.objects.filter(organisation=admin_actor.organisation).count() == 4
     assert Device.objects.filter(organisation=admin_actor.organisation, status="ACTIVE").count() == 5
+
+
+def test_door_sim_plays_the_performance_on_now_dated_now(venue, catalogue):
+    from django.utils import timezone
+
+    future = catalogue.sell_concert(3)  # a performance next week: not on now, never scanned
+    venue.sell_tonight(5)
+    before = timezone.now()
+    call_command("door_sim", device="SCAN-1", count=5, rate=0, seed=2, mix="valid=1", stdout=io.StringIO())
+    scans = list(Scan.objects.all())
+    assert len(scans) == 5 and all(s.decision == "GRANTED" for s in scans)
+    assert {s.performance_id for s in scans} == {venue.tonight.pk}
+    assert all(before <= s.scanned_at <= timezone.now() for s in scans)
+    assert not Scan.objects.filter(ticket__order=future).exists()
+    with pytest.raises(CommandError, match="not on now") as exc:
+        call_command("door_sim", device="SCAN-1", count=1, performance=catalogue.performance.code)
+    assert exc.value.returncode == 2
+
+
+def test_door_sim_refuses_a_real_organisation_unless_told(other_catalogue):
+    from access.conftest import Venue
+
+    place = Venue(other_catalogue, prefix="O")
+    place.sell_tonight(3)
+    with pytest.raises(CommandError, match="--yes-real-data") as exc:
+        call_command("door_sim", device="OSCAN-1", count=3, rate=0, stdout=io.StringIO())
+    assert exc.value.returncode == 2 and not Scan.objects.exists()
+    call_command("door_sim", device="OSCAN-1", count=3, rate=0, mix="valid=1", yes_real_data=True,
+                 stdout=io.StringIO())
+    assert Scan.objects.filter(decision="GRANTED").count() == 3

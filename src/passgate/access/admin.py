@@ -5,10 +5,12 @@ view, attendance per performance and sector. Writes go through the services."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from passgate.catalog.models import Performance
 from passgate.errors import PassgateError
 from passgate.orgs.admin_base import OrgScopedAdmin, ReadOnlyAdmin, actor_for, member_roles
 from passgate.orgs.models import Organisation
@@ -27,7 +29,7 @@ from .models import (
     ScanConflict,
     Sector,
 )
-from .reports import attendance, reconciliation
+from .reports import attendance, performance_attendance, reconciliation
 
 
 class AccessAdmin(OrgScopedAdmin):
@@ -161,6 +163,9 @@ class ExternalBarcodeAdmin(ReadOnlyAdmin):
     search_fields = ["barcode"]
 
 
+REFRESH_SECONDS = 10  # the attendance page of a performance reloads itself (no script, no asset)
+
+
 @admin.register(Scan)
 class ScanAdmin(ReadOnlyAdmin):
     list_display = ["scanned_at", "barcode", "decision", "reason", "operation", "direction", "door", "device",
@@ -173,7 +178,9 @@ class ScanAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
     def get_urls(self):
-        urls = [path("attendance/", self.admin_site.admin_view(self.attendance_view), name="access_attendance")]
+        urls = [path("attendance/", self.admin_site.admin_view(self.attendance_view), name="access_attendance"),
+                path("attendance/<int:performance_id>/", self.admin_site.admin_view(self.performance_attendance_view),
+                     name="access_performance_attendance")]
         return urls + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
@@ -188,6 +195,17 @@ class ScanAdmin(ReadOnlyAdmin):
         context = {**self.admin_site.each_context(request), "title": "Attendance per performance and sector",
                    "sections": sections, "opts": self.model._meta}
         return TemplateResponse(request, "admin/access/attendance.html", context)
+
+    def performance_attendance_view(self, request, performance_id):
+        """One performance's doors now; the page reloads itself every REFRESH_SECONDS."""
+        perf = Performance.objects.filter(pk=performance_id, organisation__in=_orgs(request)).select_related(
+            "organisation").first()
+        if perf is None:
+            raise Http404("no such performance in your organisations")
+        context = {**self.admin_site.each_context(request), "title": f"Attendance — {perf.code} {perf.name}",
+                   "organisation": perf.organisation, "refresh_seconds": REFRESH_SECONDS, "opts": self.model._meta,
+                   "report": performance_attendance(perf.organisation, perf)}
+        return TemplateResponse(request, "admin/access/performance_attendance.html", context)
 
 
 @admin.register(ScanConflict)

@@ -26,7 +26,7 @@ from passgate.orgs.services import Actor, scoped_get
 
 from . import lists, package, services
 from .models import AccessRule, Decision, Device, DeviceKind, Door, Reason, Scan, ScanConflict, Sector
-from .reports import attendance
+from .reports import attendance, performance_attendance
 
 PREFIX = "/v1/access/"
 router = Router(tags=["access"])
@@ -395,6 +395,17 @@ def list_conflicts(request: HttpRequest, unresolved: bool = True):
 def get_attendance(request: HttpRequest, performance: int | None = None):
     actor = _actor(request, Permission.VIEW)
     return _json({"items": attendance(actor.organisation, performance_id=performance)})
+
+
+@router.get("/performances/{performance_id}/attendance",
+            summary="One performance now: sold, entered, inside, denied by reason; per sector and per door")
+def get_performance_attendance(request: HttpRequest, performance_id: int):
+    actor = _actor(request, Permission.VIEW)
+    perf = scoped_get(actor, Performance, field="performance_id", pk=performance_id)
+    out = performance_attendance(actor.organisation, perf)
+    for key in ("starts_at", "doors_open_at", "ends_at", "last_scan_at"):
+        out[key] = services._iso(out[key], actor.organisation.pk)
+    return _json(out)
 
 
 # ---------------------------------------------------------------- lists and imports

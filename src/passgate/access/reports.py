@@ -77,3 +77,48 @@ def reconciliation(organisation, unresolved_only: bool = True) -> list[dict[str,
     for g in out:
         g["kinds"] = dict(g["kinds"])
     return out
+
+
+def _count_block() -> dict[str, Any]:
+    return {"entered": 0, "entries": 0, "exits": 0, "inside": 0, "denied": 0, "denied_by_reason": {}}
+
+
+def performance_attendance(organisation, performance: Performance) -> dict[str, Any]:
+    """One performance now: tickets sold, entered (distinct tickets granted an entry), inside now
+    (granted entries minus granted exits), denied by reason; the same per sector and per door.
+    The admin's self-refreshing page and the API both show this."""
+    from passgate.sales.models import Ticket, TicketStatus
+
+    scans = Scan.objects.filter(organisation=organisation, performance=performance)
+    rows = (scans.values("sector__code", "door__code", "direction", "decision", "reason")
+            .annotate(n=Count("id"), tickets=Count("ticket_id", distinct=True)))
+    total, sectors, doors = _count_block(), defaultdict(_count_block), defaultdict(_count_block)
+    for r in rows:
+        for block in (total, sectors[r["sector__code"] or "—"], doors[r["door__code"] or "—"]):
+            if r["decision"] == Decision.GRANTED and r["direction"] == Direction.ENTRY:
+                block["entries"] += r["n"]
+            elif r["decision"] == Decision.GRANTED:
+                block["exits"] += r["n"]
+            else:
+                block["denied"] += r["n"]
+                reason = r["reason"] or "UNKNOWN"
+                block["denied_by_reason"][reason] = block["denied_by_reason"].get(reason, 0) + r["n"]
+    # distinct tickets entered: counted per level (a ticket may enter at two doors of one sector)
+    granted = scans.filter(decision=Decision.GRANTED, direction=Direction.ENTRY)
+    total["entered"] = granted.values("ticket_id").distinct().count()
+    for key, blocks in (("sector__code", sectors), ("door__code", doors)):
+        for r in granted.values(key).annotate(t=Count("ticket_id", distinct=True)):
+            blocks[r[key] or "—"]["entered"] = r["t"]
+    for block in (total, *sectors.values(), *doors.values()):
+        block["inside"] = max(0, block["entries"] - block["exits"])
+        block["denied_by_reason"] = dict(sorted(block["denied_by_reason"].items()))
+    sold = Ticket.objects.filter(organisation=organisation, performance=performance).exclude(
+        status__in=[TicketStatus.CANCELLED, TicketStatus.INVALIDATED]).count()
+    last = scans.order_by("-scanned_at").values_list("scanned_at", flat=True).first()
+    return {
+        "performance": performance.code, "performance_id": performance.pk, "name": performance.name,
+        "starts_at": performance.starts_at, "doors_open_at": performance.doors_open_at,
+        "ends_at": performance.ends_at, "sold": sold, "last_scan_at": last, **total,
+        "sectors": [{"sector": code, **b} for code, b in sorted(sectors.items())],
+        "doors": [{"door": code, **b} for code, b in sorted(doors.items())],
+    }

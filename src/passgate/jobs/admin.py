@@ -350,16 +350,29 @@ class ScheduleAdmin(OrgScopedAdmin):
 
 # ---------------------------------------------------------------- executions
 
+def seconds(duration) -> str:
+    """A duration as people read it: "0.36 s", "12.4 s", "3 min 05 s"."""
+    if duration is None:
+        return "—"
+    total = duration.total_seconds()
+    if total < 10:
+        return f"{total:.2f} s"
+    if total < 60:
+        return f"{total:.1f} s"
+    minutes, secs = divmod(int(round(total)), 60)
+    return f"{minutes} min {secs:02d} s"
+
+
 @admin.register(Execution)
 class ExecutionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "started_at", "interface", "function", "status", "trigger", "duration", "selected",
+    list_display = ["id", "started_at", "interface", "function", "status", "trigger", "took", "selected",
                     "done", "failed", "skipped", "remaining", "summary_short"]
     list_filter = ["status", "interface", "function", "trigger", "simulation", "started_at"]
     date_hierarchy = "started_at"
     search_fields = ["items__object_ref", "error", "summary"]
     list_select_related = ["interface"]
     readonly_fields = ["organisation", "schedule", "interface", "function", "status", "trigger", "started_at",
-                       "ended_at", "duration", "heartbeat_at", "worker", "task_id", "since", "date_from_used", "simulation",
+                       "ended_at", "took", "heartbeat_at", "worker", "task_id", "since", "date_from_used", "simulation",
                        "batch_size", "selected", "done", "failed", "skipped", "remaining", "summary", "error",
                        "error_cause", "notice_status", "notice_attempts", "notice_error", "notified_at",
                        "items_link", "calls_link"]
@@ -375,6 +388,10 @@ class ExecutionAdmin(ReadOnlyAdmin):
 
     def lookup_allowed(self, lookup, value, request=None):
         return lookup in {"schedule__id__exact"} or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="duration")
+    def took(self, obj):
+        return seconds(obj.duration)
 
     @admin.display(description="Summary")
     def summary_short(self, obj):

@@ -17,9 +17,13 @@ class JobsConfig(AppConfig):
                                         secret_label="(none)"))
         from django.db.models.signals import post_migrate
 
+        from passgate.sales.timeline import register_source
+
         from . import maintenance
         from .signals import ensure_builtins_after_migrate
+        from .timeline import job_item_events
 
         maintenance.register(SYSTEM_TYPE)
         # every organisation gets its built-in schedules at migrate (new ones: the scheduler notices)
         post_migrate.connect(ensure_builtins_after_migrate, sender=self, dispatch_uid="jobs.builtins")
+        register_source("partner jobs", job_item_events)

@@ -181,6 +181,26 @@ def audit_history(obj: models.Model, limit: int = 30) -> list[dict[str, str]]:
     return rows
 
 
+def _visible_inputs(form) -> list[str]:
+    return [name for name, field in form.fields.items()
+            if name not in ("DELETE", "ORDER") and not field.widget.is_hidden and not field.disabled]
+
+
+def _editable(context) -> bool:
+    """Whether a change page has anything a person could change (its form or an inline's)."""
+    adminform = context.get("adminform")
+    if adminform is not None and _visible_inputs(adminform.form):
+        return True
+    for inline in context.get("inline_admin_formsets", []):
+        formset = inline.formset
+        if getattr(formset, "can_delete", False) and inline.has_delete_permission:
+            return True
+        forms = list(formset.forms) + ([formset.empty_form] if inline.has_add_permission else [])
+        if any(_visible_inputs(f) for f in forms):
+            return True
+    return False
+
+
 class OrgScopedAdmin(admin.ModelAdmin):
     """Base admin for organisation-scoped models."""
 
@@ -292,6 +312,10 @@ class OrgScopedAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change and obj is not None and not _editable(context):
+            # Nothing on the page can be changed (the services carry the changes): say so.
+            context.update(title=f"View {self.opts.verbose_name}", show_save=False, show_save_and_continue=False,
+                           show_save_and_add_another=False, show_save_as_new=False)
         response = super().render_change_form(request, context, add, change, form_url, obj)
         if obj is not None and obj.pk is not None and getattr(obj, "organisation_id", None):
             response.context_data["passgate_parent_template"] = select_template(

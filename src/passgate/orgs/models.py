@@ -6,6 +6,10 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+# The demo organisation (passgate.demo): tools that fake activity (door-sim) touch it and no other
+# without being told.
+DEMO_ORG_CODE = "demo"
+
 
 class Role(models.TextChoices):
     ADMINISTRATOR = "ADMINISTRATOR", "Administrator"
@@ -31,7 +35,8 @@ class Organisation(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
+        suffix = f"({self.code})"
+        return self.name if self.name.endswith(suffix) else f"{self.name} {suffix}"
 
 
 class OrgScoped(models.Model):

@@ -3,13 +3,29 @@ from functools import partial
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from passgate.orgs.admin_base import OrgScopedAdmin, OrgScopedTabularInline, export_csv
 from passgate.orgs.permissions import Permission
 
-from . import desk, services
+from . import desk, services, timeline
 from .models import Contact, Order, OrderEmail, RetiredBarcode, Ticket
+
+
+def timeline_table(organisation, items):
+    """A trail as an HTML table, times in the organisation's zone."""
+    if not items:
+        return "—"
+    rows = format_html_join(
+        "", '<tr class="timeline-{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        ((e["kind"], e["at"].strftime("%Y-%m-%d %H:%M:%S"), e["kind"],
+          format_html('<a href="{}">{}</a>', e["link"], e["title"]) if e["link"] else e["title"],
+          e["actor"] or "—", e["ticket_id"] or "order") for e in items))
+    return format_html('<table class="timeline"><thead><tr><th>When ({})</th><th>What</th><th>Event</th>'
+                       '<th>By</th><th>Ticket</th></tr></thead><tbody>{}</tbody></table>',
+                       organisation.time_zone, rows)
+
 
 TICKET_CSV_COLUMNS = ["file_number", "barcode", "status", "status_changed_at", "season_code", "product_code",
                       "performance_code", "tariff_code", "category_code", "seat", "price", "currency",
@@ -96,7 +112,11 @@ class OrderAdmin(OrgScopedAdmin):
         ]) + super().get_urls()
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.concrete_fields]
+        return [f.name for f in Order._meta.concrete_fields] + ["trail"]
+
+    @admin.display(description="timeline")
+    def trail(self, obj):
+        return timeline_table(obj.organisation, timeline.order_timeline(obj.organisation, obj))
 
     def add_view(self, request, form_url="", extra_context=None):
         # "Add" on the index and the Orders list is a sale: the desk, through the sell service.
@@ -118,10 +138,12 @@ class OrderAdmin(OrgScopedAdmin):
 @admin.register(Ticket)
 class TicketAdmin(OrgScopedAdmin):
     write_permission = Permission.SELL
-    list_display = ["barcode", "file_number", "product", "performance", "tariff", "category", "seat", "status",
-                    "status_changed_at", "holder", "control_count", "last_controlled_at"]
+    # status early and the narrow columns only, so that it shows on a 1366 px screen
+    list_display = ["barcode", "status", "file_number", "performance_or_product", "tariff", "seat", "holder",
+                    "control_count"]
     list_filter = ["status", "product", "performance", "tariff", "category", "inside"]
-    search_fields = ["barcode", "order__file_number", "retired_barcodes__barcode", "cultural_contact__last_name",
+    search_fields = ["barcode", "order__file_number", "retired_barcodes__barcode", "product__code",
+                     "performance__code", "cultural_contact__last_name",
                      "cultural_contact__first_name", "order__buyer__last_name", "order__buyer__first_name"]
     list_select_related = ["order", "order__buyer", "product", "performance", "tariff", "category",
                            "cultural_contact"]
@@ -141,7 +163,16 @@ class TicketAdmin(OrgScopedAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Ticket._meta.concrete_fields] + ["previous_barcodes"]
+        return [f.name for f in Ticket._meta.concrete_fields] + ["previous_barcodes", "scans", "trail"]
+
+    @admin.display(description="scans")
+    def scans(self, obj):
+        return format_html('<a href="{}?ticket__id__exact={}">All scans of this ticket</a>',
+                           reverse("admin:access_scan_changelist"), obj.pk)
+
+    @admin.display(description="timeline")
+    def trail(self, obj):
+        return timeline_table(obj.organisation, timeline.ticket_timeline(obj.organisation, obj))
 
     def has_add_permission(self, request):
         return False
@@ -156,6 +187,10 @@ class TicketAdmin(OrgScopedAdmin):
     @admin.display(description="file", ordering="order__file_number")
     def file_number(self, obj):
         return obj.order.file_number
+
+    @admin.display(description="performance / product", ordering="performance__starts_at")
+    def performance_or_product(self, obj):
+        return obj.performance.code if obj.performance_id else obj.product.code
 
     @admin.display(description="holder")
     def holder(self, obj):

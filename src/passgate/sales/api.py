@@ -13,7 +13,7 @@ from passgate.catalog.models import Category, Performance, PointOfSale, Product,
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
 
-from . import delivery, services
+from . import delivery, services, timeline
 from . import schemas as s
 from .external import external_sale_from_data, sell_external
 from .models import Contact, Order, RetiredBarcode, Ticket
@@ -390,3 +390,20 @@ def get_ticket_pdf(request: HttpRequest, id: Id) -> Any:
     actor.require(Permission.SELL)
     ticket = scoped_get(actor, Ticket, field="id", pk=id)
     return pdf_response(delivery.ticket_pdf(actor, ticket), f"ticket-{ticket.pk}.pdf")
+
+# ---------------------------------------------------------------- timeline
+
+@router.get("/tickets/{id}/timeline", response=responses(s.TimelineOut), operation_id="get_ticket_timeline",
+            summary="A ticket's trail: sale, prints, reprints, cancel, scans, partner jobs, e-mails, in time order")
+def get_ticket_timeline(request: HttpRequest, id: Id) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.VIEW)
+    return {"items": timeline.ticket_timeline(actor.organisation, scoped_get(actor, Ticket, field="id", pk=id))}
+
+
+@router.get("/orders/{id}/timeline", response=responses(s.TimelineOut), operation_id="get_order_timeline",
+            summary="The trail of every ticket of an order (file), in time order")
+def get_order_timeline(request: HttpRequest, id: Id) -> Any:
+    actor: Actor = request.auth
+    actor.require(Permission.VIEW)
+    return {"items": timeline.order_timeline(actor.organisation, scoped_get(actor, Order, field="id", pk=id))}

@@ -252,3 +252,18 @@ class ExternalSaleIn(Schema):
     payment_mode: PaymentModeName = Field("EXTERNAL", description="EXTERNAL (paid to the partner), or a mode "
                                           "the buyer may use, e.g. PENDING_ACCOUNT")
     lines: list[ExternalLineIn] = Field(min_length=1, max_length=50)
+
+# ---------------------------------------------------------------- timeline
+
+class TimelineEventOut(Schema):
+    at: dt.datetime = Field(description="when, in the organisation's time zone")
+    kind: str = Field(description="sale, print, reprint, cancel, invalidate, scan, partner, email, …")
+    title: str
+    actor: str = Field(description="who did it: user, token, device, job interface")
+    detail: dict
+    ticket_id: int | None = Field(description="the ticket; null for an event of the whole order")
+    link: str = Field(description="back-office page of the event's record, if any")
+
+
+class TimelineOut(Schema):
+    items: list[TimelineEventOut]

@@ -1,9 +1,9 @@
 """`passgate door-sim`: a crowd at a door for the demo — valid, duplicate,
-cancelled and unknown barcodes — with a live count."""
+cancelled and unknown barcodes — with a live count. It plays the performance on now, dated now
+(real controls of real tickets): an organisation other than the demo one needs --yes-real-data."""
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import sys
 import time
@@ -11,10 +11,13 @@ import uuid
 from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+from django.utils import timezone
 
 from passgate.access import services
 from passgate.access.models import Device, DeviceStatus
 from passgate.catalog.models import Performance
+from passgate.orgs.models import DEMO_ORG_CODE
 from passgate.sales.models import Ticket, TicketStatus
 
 
@@ -30,21 +33,27 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=float, default=20.0, help="People per second (default 20; 0 = flat out).")
         parser.add_argument("--mix", default="valid=70,duplicate=12,cancelled=8,unknown=10",
                             help="Shares of each kind (default valid=70,duplicate=12,cancelled=8,unknown=10).")
-        parser.add_argument("--performance", help="Play the scene at the doors-open time of this performance "
-                                                  "(code), so tickets for a future night are valid.")
+        parser.add_argument("--performance", help="Code of the performance on now to play (default: every "
+                                                  "performance whose doors are open now).")
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--yes-real-data", action="store_true",
+                            help="Allow an organisation other than the demo one: its tickets get real controls.")
 
     def handle(self, *args, **options):
         device = self._device(options)
+        org_code = device.organisation.code
+        if org_code != DEMO_ORG_CODE and not options["yes_real_data"]:
+            raise CommandError(f"the device belongs to {org_code!r}, not to the demo organisation: its tickets "
+                               "would be marked controlled for real. Add --yes-real-data if that is what you "
+                               "want.", returncode=2)
         rng = random.Random(options["seed"])
         mix = self._mix(options["mix"])
-        now_base, perf = self._clock(device, options.get("performance"))
+        on_now = self._on_now(device, options.get("performance"))
         sector = device.door.sector
         rules = services.sector_rules(sector.pk)
         live = Ticket.objects.filter(organisation_id=device.organisation_id,
                                      status__in=[TicketStatus.NOT_PRINTED, TicketStatus.PRINTED], control_count=0)
-        if perf is not None:
-            live = live.filter(performance=perf)
+        live = live.filter(Q(performance__in=on_now) | Q(performance__isnull=True))
         valid = [b for b, p, pf, t, c in live.values_list("barcode", "product_id", "performance_id", "tariff_id",
                                                            "category_id")[:50_000]
                  if services.rules_match(rules, p, pf, t, c)]
@@ -53,9 +62,10 @@ class Command(BaseCommand):
                          .values_list("barcode", flat=True)[:5000])
         rng.shuffle(valid)
         if not valid:
-            self.stderr.write("No uncontrolled ticket is admitted at this door; the crowd will be denied "
-                              "(try --performance CODE).")
-        self.stdout.write(f"door {device.door.code} (sector {sector.code}), device {device.name}: "
+            self.stderr.write("No uncontrolled ticket of a performance on now is admitted at this door; "
+                              "the crowd will be denied.")
+        playing = ", ".join(p.code for p in on_now) or "no performance on now"
+        self.stdout.write(f"door {device.door.code} (sector {sector.code}), device {device.name}, {playing}: "
                           f"{len(valid)} valid tickets available, {len(cancelled)} cancelled/invalidated")
         counts: Counter = Counter()
         reasons: Counter = Counter()
@@ -71,8 +81,7 @@ class Command(BaseCommand):
                 barcode = rng.choice(cancelled)
             else:
                 barcode = "".join(rng.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(16))
-            now = now_base + dt.timedelta(seconds=time.monotonic() - started) if now_base else None
-            answer = services.scan(device, barcode, uuid.uuid4().hex, now=now)
+            answer = services.scan(device, barcode, uuid.uuid4().hex)
             counts[answer["decision"]] += 1
             if answer["decision"] == "GRANTED":
                 admitted.append(barcode)
@@ -122,10 +131,17 @@ class Command(BaseCommand):
                 raise CommandError(f"--mix: {name}= expects a number, found {value!r}") from None
         return mix
 
-    def _clock(self, device, code):
-        if not code:
-            return None, None
-        perf = Performance.objects.filter(organisation_id=device.organisation_id, code=code).first()
-        if perf is None:
-            raise CommandError(f"--performance: no performance {code!r} in this organisation")
-        return (perf.doors_open_at or perf.starts_at) + dt.timedelta(minutes=1), perf
+    def _on_now(self, device, code) -> list[Performance]:
+        now = timezone.now()
+        perfs = Performance.objects.filter(organisation_id=device.organisation_id, ends_at__gte=now).filter(
+            Q(doors_open_at__lte=now) | Q(doors_open_at__isnull=True, starts_at__lte=now))
+        if code:
+            perf = Performance.objects.filter(organisation_id=device.organisation_id, code=code).first()
+            if perf is None:
+                raise CommandError(f"--performance: no performance {code!r} in this organisation", returncode=2)
+            if perf not in perfs:
+                raise CommandError(f"--performance: {code} is not on now (doors open "
+                                   f"{perf.doors_open_at or perf.starts_at:%Y-%m-%d %H:%M} UTC, ends "
+                                   f"{perf.ends_at:%Y-%m-%d %H:%M} UTC)", returncode=2)
+            return [perf]
+        return list(perfs.order_by("starts_at"))

@@ -12,7 +12,7 @@ from passgate.errors import PassgateError
 
 
 class Command(BaseCommand):
-    help = "Scan one barcode with a device token (in-process, or over HTTP with --url). Exit status 0 = granted, 2 = denied."
+    help = "Scan one barcode with a device token (in-process, or over HTTP with --url). Exit status 0 = granted, 1 = denied, 2 = usage error."
 
     def add_arguments(self, parser):
         parser.add_argument("barcode")
@@ -32,16 +32,17 @@ class Command(BaseCommand):
             try:
                 device = services.authenticate_device(options["device_token"])
                 if device is None:
-                    raise CommandError("--device-token: unknown token (expected the pgd_… token of an enrolled device)")
+                    raise CommandError("--device-token: unknown token (expected the pgd_… token of an enrolled device)",
+                                       returncode=2)
                 answer = services.scan(device, options["barcode"], nonce, direction=direction)
             except PassgateError as exc:
-                raise CommandError(f"{exc.field or 'error'}: {exc.message}") from None
+                raise CommandError(f"{exc.field or 'error'}: {exc.message}", returncode=2) from None
         if options["json"]:
             self.stdout.write(json.dumps(answer, indent=2))
         else:
             self.stdout.write(format_answer(answer))
         if answer["decision"] != "GRANTED":
-            raise SystemExit(2)
+            raise SystemExit(1)
 
     def _http(self, options, nonce, direction):
         import httpx
@@ -51,10 +52,10 @@ class Command(BaseCommand):
             r = httpx.post(url, json={"barcode": options["barcode"], "nonce": nonce, "direction": direction},
                            headers={"Authorization": f"Bearer {options['device_token']}"}, timeout=10)
         except httpx.HTTPError as exc:
-            raise CommandError(f"--url: cannot reach {url}: {exc}") from None
+            raise CommandError(f"--url: cannot reach {url}: {exc}", returncode=2) from None
         if r.status_code != 200:
             body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-            raise CommandError(f"{body.get('field') or 'error'}: {body.get('message') or r.text[:200]}")
+            raise CommandError(f"{body.get('field') or 'error'}: {body.get('message') or r.text[:200]}", returncode=2)
         return r.json()
 
 

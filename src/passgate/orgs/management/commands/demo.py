@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from passgate import demo, supervisor
+from passgate.orgs.models import Organisation
 
 
 def demo_sandboxes() -> dict[str, int]:
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         self.stdout.write("Database migrated.")
         call_command("collectstatic", interactive=False, verbosity=0)
         call_command("demo_data", stdout=self.stdout)
+        org = Organisation.objects.get(code=demo.DEMO_ORG_CODE)
         base = f"http://{host}:{port}"
         services = [
             supervisor.Service("web", [
@@ -52,7 +54,8 @@ class Command(BaseCommand):
                 f"\npassgate is running ({names}).\n"
                 f"  Back office: {base}/admin/   login: {user} / {password}\n"
                 f"  API docs:    {base}/api/docs   OpenAPI: {base}/api/openapi.json\n"
-                f"Press Ctrl-C to stop everything."))
+                + "\n".join(demo.now_lines(org, base)) + "\n"
+                "Press Ctrl-C to stop everything."))
 
         bin_dir = __import__("sys").executable.rsplit("/", 1)[0]
         services[0].argv[0] = f"{bin_dir}/gunicorn"

@@ -8,5 +8,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         org, created = demo.load(stdout=self.stdout)
-        state = "loaded" if created else "already present, left as it was"
+        state = "loaded" if created else "already present (its performance on now kept on now)"
         self.stdout.write(self.style.SUCCESS(f"Demo organisation {org.code!r} {state}."))
+        for line in demo.now_lines(org):
+            self.stdout.write(line)
