@@ -158,7 +158,7 @@ def register_routers() -> None:
     api.add_router("/v1/", orgs_router)
     api.add_router("/v1/catalog/", catalog_router)
     api.add_router("/v1/", sales_router)
-    for module in ("passgate.access.api", "passgate.jobs.api"):
+    for module in ("passgate.access.api", "passgate.jobs.api", "passgate.guest.api"):
         try:
             mod = __import__(module, fromlist=["router"])
         except ModuleNotFoundError as exc:

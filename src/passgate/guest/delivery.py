@@ -191,3 +191,12 @@ def send_sms(ticket: GuestTicket, number: str | None = None) -> str:
     to = normalise_phone(number or ticket.user_id or "", field="user_id")
     sms_backend().send(to, sms_text(ticket))
     return to
+
+
+def deliver(ticket: GuestTicket, channel: str, to: str | None = None) -> str:
+    """Send the ticket by EMAIL or SMS; returns the address or number it went to."""
+    if channel == "EMAIL":
+        return send_email(ticket, to)
+    if channel == "SMS":
+        return send_sms(ticket, to)
+    raise InvalidInput("unknown delivery channel", field="channel", expected="EMAIL or SMS", found=channel)
