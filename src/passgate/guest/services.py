@@ -61,8 +61,17 @@ FORMAT_OF_TYPE = {TicketType.INDIVIDUAL: Format.SINGLE, TicketType.VARIABLE: For
 TYPE_OF_FORMAT = {v: k for k, v in FORMAT_OF_TYPE.items()}
 
 
-def _random(alphabet: str, length: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+def _random_many(alphabet: str, length: int, count: int) -> list[str]:
+    """`count` random strings from the OS's CSPRNG; bytes past the last multiple of the alphabet's
+    size are dropped so every character is equally likely (and it is ~20× faster than choice())."""
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    needed = length * count
+    chars: list[str] = []
+    while len(chars) < needed:
+        chars.extend(alphabet[b % size] for b in secrets.token_bytes(needed - len(chars) + 64) if b < limit)
+    joined = "".join(chars[:needed])
+    return [joined[i * length:(i + 1) * length] for i in range(count)]
 
 
 # ---------------------------------------------------------------- places
@@ -300,7 +309,7 @@ def _fresh(org: Organisation, field_name: str, alphabet: str, length: int, count
     """`count` random values not used by the organisation's tickets (checked in chunks)."""
     out: set[str] = set()
     while len(out) < count:
-        wanted = {_random(alphabet, length) for _ in range(count - len(out))} - out
+        wanted = set(_random_many(alphabet, length, count - len(out))) - out
         taken: set[str] = set()
         wanted_list = list(wanted)
         for i in range(0, len(wanted_list), 900):
@@ -376,7 +385,7 @@ def issue_tickets(actor: Actor, req: IssueRequest, *, now: dt.datetime | None = 
                 usernames, passwords = [req.username], [req.password]
             else:
                 usernames = _fresh(org, "username", CREDENTIAL_ALPHABET, USERNAME_LENGTH, req.count)
-                passwords = [_random(CREDENTIAL_ALPHABET, PASSWORD_LENGTH) for _ in range(req.count)]
+                passwords = _random_many(CREDENTIAL_ALPHABET, PASSWORD_LENGTH, req.count)
             common = dict(organisation=org, batch=batch, method=method, location_id=method.location_id,
                           type=ticket_type, user_id=user_id, created_at=now,
                           devices=req.devices or method.devices,
