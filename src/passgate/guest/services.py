@@ -744,13 +744,19 @@ def _quota_check(organisation_id: int, uid: str, now: dt.datetime) -> str:
 
 # ---------------------------------------------------------------- the issued list
 
+def usage_annotations() -> dict[str, Any]:
+    """Connections, accumulated session time, upload and download of each ticket (subqueries, so
+    filters and pagination do not multiply rows)."""
+    def total(expr):
+        return Coalesce(Subquery(RadiusSession.objects.filter(ticket=OuterRef("pk")).order_by().values("ticket")
+                                 .annotate(v=expr).values("v")), 0)
+    return {"connections": total(Count("pk")), "session_time": total(Sum("session_time")),
+            "upload": total(Sum("input_octets")), "download": total(Sum("output_octets"))}
+
+
 def tickets_with_usage(organisation: Organisation) -> models.QuerySet[GuestTicket]:
     """The organisation's tickets with their connections, accumulated time and traffic."""
-    return (GuestTicket.objects.filter(organisation=organisation)
-            .annotate(connections=Count("sessions", distinct=True),
-                      session_time=Coalesce(Sum("sessions__session_time"), 0),
-                      upload=Coalesce(Sum("sessions__input_octets"), 0),
-                      download=Coalesce(Sum("sessions__output_octets"), 0)))
+    return GuestTicket.objects.filter(organisation=organisation).annotate(**usage_annotations())
 
 
 def filter_tickets(qs: models.QuerySet[GuestTicket], *, serial: str = "", user_id: str = "", username: str = "",
