@@ -23,20 +23,20 @@ DB_SETTINGS = settings(max_examples=15, deadline=None,
 
 @given(issue_offset=seconds, first_login=st.none() | seconds, duration=st.integers(1, 30 * 86400),
        now_offset=seconds, quota=st.none() | st.integers(1, 2**40), used=st.integers(0, 2**41),
-       devices=st.integers(1, 5), others=st.integers(0, 6), mine=st.booleans())
+       devices=st.integers(1, 5), others=st.integers(0, 6))
 def test_decide_never_grants_past_expiry_or_quota(issue_offset, first_login, duration, now_offset, quota, used,
-                                                  devices, others, mine):
+                                                  devices, others):
     issued = T0 + dt.timedelta(seconds=issue_offset)
     now = T0 + dt.timedelta(seconds=now_offset)
     logged = None if first_login is None else issued + dt.timedelta(seconds=first_login)
     expires = None if logged is None else logged + dt.timedelta(seconds=duration)
     facts = TicketFacts(status="IN_USE" if logged else "NO_USE", valid_from=None, expires_at=expires,
                         duration=dt.timedelta(seconds=duration), quota_bytes=quota, bytes_used=used, devices=devices,
-                        other_devices=others, this_device_open=mine)
+                        other_devices=others)
     # the oracle
     end = expires if expires is not None else now + dt.timedelta(seconds=duration)
     time_left = (end - now).total_seconds()
-    should_refuse = (time_left < 1 or (quota is not None and used >= quota) or (not mine and others >= devices))
+    should_refuse = (time_left < 1 or (quota is not None and used >= quota) or others >= devices)
     try:
         grant = rules.decide(facts, now)
     except Refusal:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -596,11 +596,10 @@ def authorize(nas: NasClient, username: str, station: str, now: dt.datetime | No
               .annotate(n=Count("calling_station", distinct=True)).values("n"))
     row = (GuestTicket.objects.filter(organisation_id=nas.organisation_id, username=username)
            .annotate(other_devices=Coalesce(Subquery(others), 0),
-                     this_device_open=Exists(live.filter(calling_station=station)) if station else Value(False),
                      bytes_used=Coalesce(_used_bytes(), 0))
            .values("status", "valid_from", "expires_at", "duration", "quota_bytes", "devices", "password",
                    "location_id", "idle_timeout", "bandwidth_up", "bandwidth_down", "other_devices",
-                   "this_device_open", "bytes_used")
+                   "bytes_used")
            .first())
     if row is None:
         raise NotFound("unknown username", field="User-Name", found=username)
@@ -608,8 +607,7 @@ def authorize(nas: NasClient, username: str, station: str, now: dt.datetime | No
         raise Refusal("WRONG_LOCATION", "This WiFi ticket is not valid at this location.")
     facts = TicketFacts(status=row["status"], valid_from=row["valid_from"], expires_at=row["expires_at"],
                         duration=row["duration"], quota_bytes=row["quota_bytes"], bytes_used=int(row["bytes_used"]),
-                        devices=row["devices"], other_devices=int(row["other_devices"]),
-                        this_device_open=bool(row["this_device_open"]))
+                        devices=row["devices"], other_devices=int(row["other_devices"]))
     grant = rules.decide(facts, now)
     return Accept(password=row["password"], session_timeout=grant.session_timeout, bytes_left=grant.bytes_left,
                   idle_timeout=row["idle_timeout"], bandwidth_up=row["bandwidth_up"],

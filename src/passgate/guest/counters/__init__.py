@@ -27,8 +27,9 @@ class TicketFacts:
     quota_bytes: int | None
     bytes_used: int
     devices: int
-    other_devices: int = 0  # devices other than this one with a live (not stale) session
-    this_device_open: bool = False  # this device already has a live session: it is counted
+    # Devices other than the one asking with a live (not stale) session: a device reconnecting is
+    # already counted, so it is never counted against itself.
+    other_devices: int = 0
 
 
 class Counter:
@@ -82,11 +83,9 @@ class QuotaCounter(Counter):
 
 
 class DeviceCounter(Counter):
-    """Simultaneous devices: a number. A device with an open session reconnecting is already counted."""
+    """Simultaneous devices: a number. The N+1th device is refused."""
 
     def check(self, facts, now):
-        if facts.this_device_open:
-            return None
         if facts.other_devices >= facts.devices:
             raise Refusal("DEVICE_LIMIT", f"This WiFi ticket is already in use on {facts.devices} "
                                           f"device{'s' if facts.devices != 1 else ''}, its limit. Disconnect one "
