@@ -51,11 +51,36 @@ def test_decide_never_grants_past_expiry_or_quota(issue_offset, first_login, dur
         assert grant.bytes_left == quota - used and grant.bytes_left > 0
 
 
+def oracle_status(events: list[str]) -> list[str]:
+    """The statuses after each event, from the issue's words: NO_USE → IN_USE at first login →
+    EXPIRED, or CANCELLED; nothing leaves CANCELLED or EXPIRED."""
+    status, seen = "NO_USE", []
+    for event in events:
+        if status not in ("CANCELLED", "EXPIRED"):
+            if event == "CANCEL":
+                status = "CANCELLED"
+            elif event == "EXPIRE":
+                status = "EXPIRED"
+            elif event == "FIRST_LOGIN" and status == "NO_USE":
+                status = "IN_USE"
+        seen.append(status)
+    return seen
+
+
+@given(st.lists(st.sampled_from(["FIRST_LOGIN", "EXPIRE", "CANCEL"]), max_size=12))
+def test_next_status_agrees_with_the_oracle(events):
+    status, seen = "NO_USE", []
+    for event in events:
+        status = rules.next_status(status, event) or status
+        seen.append(status)
+    assert seen == oracle_status(events)
+
+
 EVENTS = st.lists(st.sampled_from(["login", "cancel", "expire_sweep", "wait"]), max_size=8)
 
 
 @DB_SETTINGS
-@given(events=EVENTS, waits=st.lists(st.integers(0, 30 * 3600), min_size=8, max_size=8))
+@given(events=EVENTS, waits=st.lists(st.sampled_from([0, 3600, 23 * 3600, 25 * 3600]), min_size=8, max_size=8))
 def test_status_machine_never_leaves_cancelled_or_expired(hotel, events, waits):
     ticket = hotel.issue()[0]  # 24 h from first login
     clock = ticket.created_at
