@@ -13,6 +13,7 @@ SANDBOXES: dict[str, str] = {
     "echo": "sandboxes.echo.app:create_app",
     "otipass": "sandboxes.otipass.app:create_app",
     "tixngo": "sandboxes.tixngo.app:create_app",
+    "sms": "sandboxes.sms.app:create_app",
 }
 
 # `passgate demo` starts each of these: `passgate sandbox NAME --port PORT`.
@@ -20,6 +21,7 @@ DEMO_SANDBOXES: dict[str, int] = {
     "echo": 8101,
     "otipass": 8102,
     "tixngo": 8103,
+    "sms": 8104,
 }
 
 

@@ -158,8 +158,8 @@ def register_routers() -> None:
     api.add_router("/v1/", orgs_router)
     api.add_router("/v1/catalog/", catalog_router)
     api.add_router("/v1/", sales_router)
-    for module in ("passgate.access.api", "passgate.jobs.api", "passgate.connectors.otipass.api",
-                   "passgate.connectors.tixngo.api"):
+    for module in ("passgate.access.api", "passgate.jobs.api", "passgate.guest.api",
+                   "passgate.connectors.otipass.api", "passgate.connectors.tixngo.api"):
         try:
             mod = __import__(module, fromlist=["router"])
         except ModuleNotFoundError as exc:

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "passgate.sales",
     "passgate.jobs",
     "passgate.access",
+    "passgate.guest",
     # connectors: installed apps that register with passgate.jobs.registry (after the core rooms)
     "passgate.connectors.echo",
     "passgate.connectors.otipass",
@@ -290,3 +291,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("PASSGATE_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Guest WiFi: where FreeRADIUS calls from (rlm_rest), and how SMS leave.
+GUEST_RADIUS_FROM = env_list("PASSGATE_RADIUS_FROM", "127.0.0.1,::1")
+GUEST_SMS_BACKEND = env("PASSGATE_SMS_BACKEND", "console")  # console | http
+GUEST_SMS_URL = env("PASSGATE_SMS_URL", "http://127.0.0.1:8104")
+GUEST_SMS_KEY = env("PASSGATE_SMS_KEY", "sms-key")
+GUEST_SMS_SENDER = env("PASSGATE_SMS_SENDER", "passgate")
+GUEST_SMS_REGION = env("PASSGATE_SMS_REGION", "FR")  # numbers without +country are read in this region

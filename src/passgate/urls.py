@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from passgate.api import api, index_without_slash
@@ -20,4 +20,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api", index_without_slash),
     path("api/", api.urls),
+    path("radius/", include("passgate.guest.urls")),
 ]

@@ -1,0 +1,229 @@
+"""Guest WiFi API, mounted at /api/v1/guest/: issue tickets (type API by default, idempotent by
+a client reference), the issued list with the seed's filters, cancel, re-send, slip, CSV."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from passgate.apikit import DateIn, DateTimeIn, Limit, Text, aware, paginate, responses
+from passgate.errors import InvalidInput
+from passgate.orgs.permissions import Permission
+from passgate.orgs.services import Actor, scoped_get
+
+from . import delivery, listing, services
+from .models import AccessMethod, GuestStatus, GuestTicket, TicketType
+
+PREFIX = "/v1/guest/"
+router = Router(tags=["guest"])
+
+
+def _actor(request: HttpRequest, permission: Permission) -> Actor:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor.require(permission)
+    return actor
+
+
+class IssueIn(Schema):
+    method: Text = Field(description="Access method code.", max_length=40)
+    count: int = Field(1, ge=1, le=services.MAX_COUNT)
+    type: Literal[tuple(TicketType.values)] = "API"  # type: ignore[valid-type]
+    user_id: Text = Field("", max_length=254, description="Recipient's e-mail or mobile.")
+    extra: dict[str, Text | int | float | None] = Field(default_factory=dict)
+    valid_from: DateTimeIn | DateIn | None = None
+    valid_until: DateTimeIn | DateIn | None = None
+    username: Text | None = Field(None, max_length=64, description="Special methods: the operator's own.")
+    password: Text | None = Field(None, max_length=64)
+    devices: int | None = Field(None, ge=1, le=1000)
+    quota_bytes: int | None = Field(None, ge=1, le=2**63 - 1)
+    client_reference: Text | None = Field(None, max_length=100, description="Idempotency key: the same "
+                                                                             "reference returns the same tickets.")
+    deliver: list[Literal["EMAIL", "SMS"]] = Field(default_factory=list)
+
+
+class SessionOut(Schema):
+    unique_id: str
+    nas: str | None
+    nas_ip: str | None
+    mac: str
+    ip: str | None
+    started_at: dt.datetime
+    stopped_at: dt.datetime | None
+    session_time: int
+    upload: int
+    download: int
+    terminate_cause: str
+
+
+class TicketOut(Schema):
+    serial: str
+    created_at: dt.datetime
+    user_id: str
+    type: str
+    status: str
+    method: str
+    location: str
+    username: str
+    password: str
+    valid_from: dt.datetime | None
+    expires_at: dt.datetime | None
+    first_login_at: dt.datetime | None
+    devices: int
+    quota_bytes: int | None
+    price: str
+    currency: str
+    extra: dict[str, Any]
+    connections: int | None = None
+    session_time: int | None = None
+    upload: int | None = None
+    download: int | None = None
+
+
+class IssueOut(Schema):
+    created: bool
+    client_reference: str | None
+    tickets: list[TicketOut]
+    delivered: list[str]
+
+
+class TicketPage(Schema):
+    items: list[TicketOut]
+    next_cursor: str | None
+
+
+class TicketDetail(TicketOut):
+    sessions: list[SessionOut]
+
+
+class ListQuery(Schema):
+    serial: Text | None = Field(None, max_length=16)
+    user_id: Text | None = Field(None, max_length=254)
+    username: Text | None = Field(None, max_length=64)
+    type: Literal[tuple(TicketType.values)] | None = None  # type: ignore[valid-type]
+    status: Literal[tuple(GuestStatus.values)] | None = None  # type: ignore[valid-type]
+    created_from: DateTimeIn | None = None
+    created_to: DateTimeIn | None = None
+    first_login_from: DateTimeIn | None = None
+    first_login_to: DateTimeIn | None = None
+    connections_min: int | None = Field(None, ge=0, le=10**9)
+    connections_max: int | None = Field(None, ge=0, le=10**9)
+    devices: int | None = Field(None, ge=1, le=1000)
+    cursor: Text | None = Field(None, max_length=100)
+    limit: Limit = 100
+
+
+class CancelOut(Schema):
+    ticket: TicketOut
+    disconnects: int
+    message: str
+
+
+class ResendIn(Schema):
+    channel: Literal["EMAIL", "SMS"]
+    to: Text | None = Field(None, max_length=254)
+
+
+class ResendOut(Schema):
+    channel: str
+    to: str
+
+
+def ticket_out(t: GuestTicket) -> dict[str, Any]:
+    return {"serial": t.serial, "created_at": t.created_at, "user_id": t.user_id, "type": t.type, "status": t.status,
+            "method": t.method.code, "location": t.location.code, "username": t.username, "password": t.password,
+            "valid_from": t.valid_from, "expires_at": t.expires_at, "first_login_at": t.first_login_at,
+            "devices": t.devices, "quota_bytes": t.quota_bytes, "price": str(t.price), "currency": t.currency,
+            "extra": t.extra, "connections": getattr(t, "connections", None),
+            "session_time": getattr(t, "session_time", None), "upload": getattr(t, "upload", None),
+            "download": getattr(t, "download", None)}
+
+
+def session_out(s) -> dict[str, Any]:
+    return {"unique_id": s.unique_id, "nas": s.nas.name if s.nas else None, "nas_ip": s.nas_ip,
+            "mac": s.calling_station, "ip": s.framed_ip, "started_at": s.started_at, "stopped_at": s.stopped_at,
+            "session_time": s.session_time, "upload": s.input_octets, "download": s.output_octets,
+            "terminate_cause": s.terminate_cause}
+
+
+def _ticket(actor: Actor, serial: str) -> GuestTicket:
+    return listing.one(actor.organisation, serial)
+
+
+@router.post("/tickets", response=responses(IssueOut, 201, **{"200": IssueOut}), operation_id="issue_guest_tickets",
+             summary="Issue guest WiFi tickets")
+def issue(request: HttpRequest, payload: IssueIn) -> Any:
+    actor = _actor(request, Permission.SELL)
+    method = scoped_get(actor, AccessMethod, "method", code=payload.method)
+    org = actor.organisation
+    valid_from = aware(payload.valid_from, org) if isinstance(payload.valid_from, dt.datetime) else payload.valid_from
+    valid_until = (aware(payload.valid_until, org) if isinstance(payload.valid_until, dt.datetime)
+                   else payload.valid_until)
+    if payload.deliver and payload.count != 1:
+        raise InvalidInput("delivery sends one ticket to one recipient", field="deliver",
+                           expected="count 1 with deliver, or no delivery", found=payload.count)
+    issued = services.issue_tickets(actor, services.IssueRequest(
+        method=method, count=payload.count, type=payload.type, user_id=payload.user_id, extra=payload.extra,
+        valid_from=valid_from, valid_until=valid_until, username=payload.username, password=payload.password,
+        devices=payload.devices, quota_bytes=payload.quota_bytes, client_reference=payload.client_reference))
+    delivered = []
+    if issued.created:
+        for channel in payload.deliver:
+            delivered.append(delivery.deliver(issued.tickets[0], channel))
+    return Status(201 if issued.created else 200, {
+        "created": issued.created, "client_reference": issued.batch.client_reference,
+        "tickets": [ticket_out(t) for t in issued.tickets], "delivered": delivered})
+
+
+@router.get("/tickets", response=responses(TicketPage), operation_id="list_guest_tickets",
+            summary="The issued list, with the seed's filters")
+def list_tickets(request: HttpRequest, query: Query[ListQuery]) -> Any:
+    actor = _actor(request, Permission.VIEW)
+    qs = listing.filtered(actor.organisation, query.dict(exclude={"cursor", "limit"}))
+    return paginate(qs, query.cursor, query.limit, ticket_out)
+
+
+@router.get("/tickets.csv", operation_id="export_guest_tickets", summary="The issued list as CSV (same filters)")
+def export(request: HttpRequest, query: Query[ListQuery]) -> HttpResponse:
+    actor = _actor(request, Permission.VIEW)
+    qs = listing.filtered(actor.organisation, query.dict(exclude={"cursor", "limit"}))
+    return listing.csv_response(qs)
+
+
+@router.get("/tickets/{serial}", response=responses(TicketDetail), operation_id="get_guest_ticket",
+            summary="One ticket with its connections")
+def get_ticket(request: HttpRequest, serial: str) -> Any:
+    actor = _actor(request, Permission.VIEW)
+    ticket = _ticket(actor, serial)
+    return {**ticket_out(ticket), "sessions": [session_out(s) for s in
+                                               ticket.sessions.select_related("nas").order_by("-started_at")]}
+
+
+@router.post("/tickets/{serial}/cancel", response=responses(CancelOut), operation_id="cancel_guest_ticket",
+             summary="Cancel a ticket and cut its open sessions")
+def cancel(request: HttpRequest, serial: str) -> Any:
+    actor = _actor(request, Permission.SELL)
+    ticket = _ticket(actor, serial)
+    cuts = services.cancel_ticket(actor, ticket)
+    ticket = _ticket(actor, serial)
+    return {"ticket": ticket_out(ticket), "disconnects": len(cuts), "message": listing.cancel_message(ticket, cuts)}
+
+
+@router.post("/tickets/{serial}/resend", response=responses(ResendOut), operation_id="resend_guest_ticket",
+             summary="Send the credentials again by e-mail or SMS")
+def resend(request: HttpRequest, serial: str, payload: ResendIn) -> Any:
+    actor = _actor(request, Permission.SELL)
+    ticket = _ticket(actor, serial)
+    return {"channel": payload.channel, "to": delivery.deliver(ticket, payload.channel, payload.to)}
+
+
+@router.get("/tickets/{serial}/slip.pdf", operation_id="print_guest_ticket", summary="The printable slip (PDF)")
+def slip(request: HttpRequest, serial: str) -> HttpResponse:
+    actor = _actor(request, Permission.VIEW)
+    ticket = _ticket(actor, serial)
+    response = HttpResponse(delivery.slip_pdf([ticket]), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="wifi-{ticket.serial}.pdf"'
+    return response

@@ -1,0 +1,48 @@
+"""Demo data for guest WiFi: a hotel lobby with a NAS client on 127.0.0.1, three access methods
+(one per format) and a few tickets, one of them in use. Idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from django.utils import timezone
+
+from . import services
+from .models import CountedFrom, Format, Location
+
+DEMO_NAS_SECRET = "passgate-demo-radius"
+
+
+def load_demo(organisation, actor) -> None:
+    if Location.objects.filter(organisation=organisation, code="LOBBY").exists():
+        return
+    location = services.create_location(actor, code="LOBBY", name="Hotel lobby", time_zone=organisation.time_zone,
+                                        ssid="Passgate-Guest", qr_style="PORTAL",
+                                        portal_url="http://127.0.0.1:8000/portal/login", deliver_sms=True)
+    nas = services.create_nas_client(actor, location, name="Demo controller", network="127.0.0.1",
+                                     secret=DEMO_NAS_SECRET, nas_identifier="demo-nas")
+    day = services.create_method(
+        actor, location, code="DAY", name="Day pass", format=Format.SINGLE, price=Decimal("5.00"), devices=2,
+        duration=dt.timedelta(hours=24), counted_from=CountedFrom.FIRST_LOGIN, bandwidth_up=2_000_000,
+        bandwidth_down=10_000_000, quota_bytes=5 * 2**30, idle_timeout=900,
+        extra_fields=[{"name": "room", "label": "Room", "type": "text", "required": True}])
+    services.create_method(actor, location, code="STAY", name="Stay (per day)", format=Format.VARIABLE,
+                           price=Decimal("3.00"), devices=3, min_days=1, max_days=14)
+    event = services.create_method(actor, location, code="EVENT", name="Conference", format=Format.SPECIAL,
+                                   devices=1, bandwidth_down=5_000_000)
+    services.issue_tickets(actor, services.IssueRequest(method=day, count=5, user_id="guest@example.org",
+                                                        extra={"room": "101"}))
+    now = timezone.now()
+    services.issue_tickets(actor, services.IssueRequest(method=event, username="conference", password="welcome2026",
+                                                        valid_from=now, valid_until=now + dt.timedelta(days=3)))
+    in_use = services.issue_tickets(actor, services.IssueRequest(method=day, user_id="+33612345678",
+                                                                 extra={"room": "204"})).tickets[0]
+    uid = uuid.uuid4().hex
+    services.account(nas, services.AccountingRecord(status_type="Start", unique_id=uid, username=in_use.username,
+                                                    acct_session_id=uid[:8], nas_ip="127.0.0.1",
+                                                    calling_station="02-00-00-00-00-01", framed_ip="10.0.0.21"))
+    services.account(nas, services.AccountingRecord(status_type="Interim-Update", unique_id=uid,
+                                                    username=in_use.username, session_time=600,
+                                                    input_octets=12_000_000, output_octets=240_000_000))

@@ -1,0 +1,793 @@
+"""Guest WiFi services: places, access methods, issuing, cancelling, and the RADIUS rules
+(authorize, post-auth, accounting, stale sessions, expiry, cutting sessions). The admin, the API,
+the CLI, the RADIUS endpoints and the maintenance functions all call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import secrets
+import zoneinfo
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from passgate.errors import Conflict, InvalidInput, NotFound
+from passgate.jobs.secrets import decrypt_cached, encrypt
+from passgate.orgs.models import ApiToken, Organisation
+from passgate.orgs.permissions import Permission
+from passgate.orgs.services import Actor, hash_token, record_audit, snapshot, validate_time_zone
+
+from . import rules
+from .counters import Refusal, TicketFacts
+from .models import (
+    AccessMethod,
+    CountedFrom,
+    CutReason,
+    Disconnect,
+    DisconnectResult,
+    Format,
+    GuestStatus,
+    GuestTicket,
+    IssueBatch,
+    Location,
+    NasClient,
+    RadiusSession,
+    TicketType,
+)
+
+# No 0/O, 1/l/I: credentials are read off paper and typed on phones.
+CREDENTIAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+SERIAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+USERNAME_LENGTH = 8
+PASSWORD_LENGTH = 8
+SERIAL_LENGTH = 10
+DEFAULT_INTERIM = 300
+STALE_FACTOR = 3
+MAX_DISCONNECT_ATTEMPTS = 5
+MAX_COUNT = 100_000
+EXTRA_TYPES = {"text", "email", "phone", "number", "date"}
+# Ticket types issued by hand for each method format; automatic channels (API, PAYPAL, SMS,
+# SPONSOR, PMS) may issue any method.
+FORMAT_OF_TYPE = {TicketType.INDIVIDUAL: Format.SINGLE, TicketType.VARIABLE: Format.VARIABLE,
+                  TicketType.SPECIAL: Format.SPECIAL}
+TYPE_OF_FORMAT = {v: k for k, v in FORMAT_OF_TYPE.items()}
+
+
+def _random_many(alphabet: str, length: int, count: int) -> list[str]:
+    """`count` random strings from the OS's CSPRNG; bytes past the last multiple of the alphabet's
+    size are dropped so every character is equally likely (and it is ~20× faster than choice())."""
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    needed = length * count
+    chars: list[str] = []
+    while len(chars) < needed:
+        chars.extend(alphabet[b % size] for b in secrets.token_bytes(needed - len(chars) + 64) if b < limit)
+    joined = "".join(chars[:needed])
+    return [joined[i * length:(i + 1) * length] for i in range(count)]
+
+
+# ---------------------------------------------------------------- places
+
+def create_location(actor: Actor, **fields: Any) -> Location:
+    actor.require(Permission.MANAGE_ACCESS)
+    location = Location(organisation=actor.organisation, **fields)
+    validate_location(location)
+    with transaction.atomic():
+        location.save()
+        record_audit(actor, "create", location, None, snapshot(location))
+    return location
+
+
+def validate_location(location: Location) -> None:
+    validate_time_zone(location.time_zone)
+    if not location.ssid.strip():
+        raise InvalidInput("a location needs its network name", field="ssid", expected="an SSID", found="")
+    if location.qr_style == "PORTAL" and not location.portal_url:
+        raise InvalidInput("the portal QR style needs the captive portal's URL", field="portal_url",
+                           expected="https://portal.example/login", found="")
+    if location.qr_style == "WIFI_PSK" and not location.wifi_password:
+        raise InvalidInput("the WIFI: QR style needs the network's pre-shared key", field="wifi_password",
+                           expected="the WPA passphrase", found="")
+
+
+def parse_network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise InvalidInput("not an IP address or network", field="network",
+                           expected="an address (10.0.0.5) or a network (10.0.0.0/24)", found=value) from None
+
+
+def create_nas_client(actor: Actor, location: Location, *, name: str, network: str, secret: str,
+                      nas_identifier: str = "", coa_port: int = 3799) -> NasClient:
+    actor.require(Permission.MANAGE_ACCESS)
+    if location.organisation_id != actor.organisation.pk:
+        raise NotFound("no such location in this organisation", field="location", found=location.pk)
+    if not secret:
+        raise InvalidInput("a NAS client needs its RADIUS shared secret", field="secret",
+                           expected="the shared secret configured on the controller", found="")
+    if not 1 <= coa_port <= 65535:
+        raise InvalidInput("not a UDP port", field="coa_port", expected="1–65535", found=coa_port)
+    nas = NasClient(organisation=actor.organisation, location=location, name=name, network=parse_network(network),
+                    nas_identifier=nas_identifier, coa_port=coa_port, secret_encrypted=encrypt(secret))
+    try:
+        with transaction.atomic():
+            nas.save()
+            record_audit(actor, "create", nas, None, snapshot(nas))
+    except IntegrityError:
+        raise Conflict("another NAS client already has this network", field="network", found=nas.network) from None
+    return nas
+
+
+def set_nas_secret(actor: Actor, nas: NasClient, secret: str) -> None:
+    """A blank secret leaves the stored one as it is (a form that does not echo it cannot wipe it)."""
+    actor.require(Permission.MANAGE_ACCESS)
+    if secret:
+        nas.secret_encrypted = encrypt(secret)
+        nas.save(update_fields=["secret_encrypted"])
+        record_audit(actor, "set_secret", nas, None, {"secret": "(changed)"})
+
+
+def nas_secret(nas: NasClient) -> str:
+    return decrypt_cached(nas.secret_encrypted)
+
+
+# ---------------------------------------------------------------- access methods
+
+def validate_method(method: AccessMethod) -> None:
+    if method.format not in Format.values:
+        raise InvalidInput("unknown format", field="format", expected=", ".join(Format.values), found=method.format)
+    if method.devices < 1:
+        raise InvalidInput("at least one device", field="devices", expected="a number ≥ 1", found=method.devices)
+    if method.format == Format.SINGLE and (method.duration is None or method.duration <= dt.timedelta(0)):
+        raise InvalidInput("a Single method needs its duration", field="duration", expected="e.g. 1 day",
+                           found=method.duration)
+    if method.format == Format.VARIABLE and not 1 <= method.min_days <= method.max_days:
+        raise InvalidInput("the day bounds are inverted", field="max_days",
+                           expected=f"at least min_days ({method.min_days})", found=method.max_days)
+    if method.price < 0:
+        raise InvalidInput("a price cannot be negative", field="price", expected="≥ 0", found=method.price)
+    validate_extra_fields(method.extra_fields)
+
+
+def validate_extra_fields(spec: Any) -> None:
+    if not isinstance(spec, list):
+        raise InvalidInput("extra fields are a list", field="extra_fields",
+                           expected='[{"name": "room", "label": "Room", "type": "text", "required": true}]',
+                           found=type(spec).__name__)
+    names = set()
+    for i, item in enumerate(spec):
+        if not isinstance(item, dict) or not str(item.get("name", "")).strip():
+            raise InvalidInput("each extra field needs a name", field=f"extra_fields[{i}]",
+                               expected='{"name", "label", "type", "required"}', found=item)
+        if item.get("type", "text") not in EXTRA_TYPES:
+            raise InvalidInput("unknown extra field type", field=f"extra_fields[{i}].type",
+                               expected=", ".join(sorted(EXTRA_TYPES)), found=item.get("type"))
+        if item["name"] in names:
+            raise InvalidInput("two extra fields have the same name", field=f"extra_fields[{i}].name",
+                               expected="distinct names", found=item["name"])
+        names.add(item["name"])
+
+
+def create_method(actor: Actor, location: Location, **fields: Any) -> AccessMethod:
+    actor.require(Permission.MANAGE_ACCESS)
+    if location.organisation_id != actor.organisation.pk:
+        raise NotFound("no such location in this organisation", field="location", found=location.pk)
+    fields.setdefault("currency", actor.organisation.currency)
+    method = AccessMethod(organisation=actor.organisation, location=location, **fields)
+    validate_method(method)
+    with transaction.atomic():
+        method.save()
+        record_audit(actor, "create", method, None, snapshot(method))
+    return method
+
+
+def clean_extra(method: AccessMethod, values: dict[str, Any] | None) -> dict[str, str]:
+    """The values of the method's extra fields: required ones present, unknown ones refused."""
+    from .delivery import normalise_phone  # phone numbers are normalised the way SMS sends them
+
+    values = dict(values or {})
+    known = {f["name"]: f for f in method.extra_fields}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise InvalidInput("this access method does not ask for these fields", field=f"extra.{unknown[0]}",
+                           expected=", ".join(known) or "no extra fields", found=", ".join(unknown))
+    out: dict[str, str] = {}
+    for name, spec in known.items():
+        raw = values.get(name)
+        text = "" if raw is None else str(raw).strip()
+        if not text:
+            if spec.get("required"):
+                raise InvalidInput(f"{spec.get('label') or name} is required", field=f"extra.{name}",
+                                   expected=f"a {spec.get('type', 'text')}", found="nothing")
+            continue
+        kind = spec.get("type", "text")
+        if kind == "email" and ("@" not in text or " " in text):
+            raise InvalidInput("not an e-mail address", field=f"extra.{name}", expected="name@example.org",
+                               found=text)
+        if kind == "number":
+            try:
+                Decimal(text)
+            except ArithmeticError:
+                raise InvalidInput("not a number", field=f"extra.{name}", expected="a number", found=text) from None
+        if kind == "date":
+            try:
+                dt.date.fromisoformat(text)
+            except ValueError:
+                raise InvalidInput("not a date", field=f"extra.{name}", expected="YYYY-MM-DD", found=text) from None
+        if kind == "phone":
+            text = normalise_phone(text, field=f"extra.{name}")
+        out[name] = text[:500]
+    return out
+
+
+# ---------------------------------------------------------------- issuing
+
+@dataclass
+class Issued:
+    batch: IssueBatch
+    tickets: list[GuestTicket]
+    created: bool = True
+
+
+@dataclass
+class IssueRequest:
+    """What an issuing channel asks for; every channel (admin, API, CLI, later PayPal, SMS,
+    sponsor, PMS) fills one of these and calls issue_tickets."""
+
+    method: AccessMethod
+    count: int = 1
+    type: str | None = None
+    user_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    valid_from: dt.date | dt.datetime | None = None
+    valid_until: dt.date | dt.datetime | None = None
+    username: str | None = None
+    password: str | None = None
+    devices: int | None = None
+    quota_bytes: int | None = None
+    client_reference: str | None = None
+
+
+def _local_midnight(day: dt.date, zone: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(zone))
+
+
+def _aware(value: dt.date | dt.datetime, zone: str, field_name: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    if isinstance(value, dt.date):
+        return _local_midnight(value, zone)
+    raise InvalidInput("not a date", field=field_name, expected="YYYY-MM-DD", found=value)
+
+
+def _validity(req: IssueRequest, method: AccessMethod, now: dt.datetime) -> dict[str, Any]:
+    """valid_from, expires_at, duration and price of a ticket of this method."""
+    zone = method.location.time_zone
+    if method.format == Format.SINGLE:
+        if method.counted_from == CountedFrom.ISSUE:
+            return {"valid_from": None, "expires_at": now + method.duration, "duration": method.duration,
+                    "price": method.price}
+        return {"valid_from": None, "expires_at": None, "duration": method.duration, "price": method.price}
+    if req.valid_from is None or req.valid_until is None:
+        raise InvalidInput("this access method needs the validity's first and last day",
+                           field="valid_from" if req.valid_from is None else "valid_until",
+                           expected="YYYY-MM-DD", found="nothing")
+    if method.format == Format.VARIABLE:
+        first = req.valid_from.date() if isinstance(req.valid_from, dt.datetime) else req.valid_from
+        last = req.valid_until.date() if isinstance(req.valid_until, dt.datetime) else req.valid_until
+        days = (last - first).days + 1
+        if not method.min_days <= days <= method.max_days:
+            raise InvalidInput("the validity is outside the method's bounds", field="valid_until",
+                               expected=f"between {method.min_days} and {method.max_days} days",
+                               found=f"{days} day(s) ({first} to {last})")
+        if _local_midnight(last + dt.timedelta(days=1), zone) <= now:
+            raise InvalidInput("the validity is already over", field="valid_until", expected="a day to come",
+                               found=str(last))
+        # from midnight of the first day to midnight after the last, in the location's zone
+        return {"valid_from": _local_midnight(first, zone),
+                "expires_at": _local_midnight(last + dt.timedelta(days=1), zone), "duration": None,
+                "price": method.price * days}
+    start, end = _aware(req.valid_from, zone, "valid_from"), _aware(req.valid_until, zone, "valid_until")
+    if isinstance(req.valid_until, dt.date) and not isinstance(req.valid_until, dt.datetime):
+        end += dt.timedelta(days=1)  # a last day given as a date includes that day
+    if end <= start:
+        raise InvalidInput("the validity ends before it starts", field="valid_until",
+                           expected=f"after {start.isoformat()}", found=end.isoformat())
+    return {"valid_from": start, "expires_at": end, "duration": None, "price": method.price}
+
+
+def _fresh(org: Organisation, field_name: str, alphabet: str, length: int, count: int) -> list[str]:
+    """`count` random values not used by the organisation's tickets (checked in chunks)."""
+    out: set[str] = set()
+    while len(out) < count:
+        wanted = set(_random_many(alphabet, length, count - len(out))) - out
+        taken: set[str] = set()
+        wanted_list = list(wanted)
+        for i in range(0, len(wanted_list), 900):
+            taken |= set(GuestTicket.objects.filter(organisation=org, **{f"{field_name}__in": wanted_list[i:i + 900]})
+                         .values_list(field_name, flat=True))
+        out |= wanted - taken
+    return list(out)
+
+
+def _check_credential(value: str, field_name: str) -> str:
+    if not value or len(value) > 64 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput("credentials are 1 to 64 printable characters", field=field_name,
+                           expected="1–64 printable characters", found=value)
+    return value
+
+
+def issue_tickets(actor: Actor, req: IssueRequest, *, now: dt.datetime | None = None,
+                  progress: Callable[[int], None] | None = None) -> Issued:
+    """Issue `req.count` tickets of one access method, in one transaction, with bulk inserts.
+    With a client reference, a repeated request returns the tickets of the first one."""
+    actor.require(Permission.SELL)
+    method = req.method
+    org = actor.organisation
+    if method.organisation_id != org.pk:
+        raise NotFound("no such access method in this organisation", field="method", found=method.pk)
+    if not method.active:
+        raise Conflict("this access method is switched off", field="method", found=method.code)
+    ticket_type = req.type or TYPE_OF_FORMAT[method.format]
+    if ticket_type not in TicketType.values:
+        raise InvalidInput("unknown ticket type", field="type", expected=", ".join(TicketType.values),
+                           found=ticket_type)
+    wanted_format = FORMAT_OF_TYPE.get(ticket_type)
+    if wanted_format and method.format != wanted_format:
+        raise InvalidInput(f"a {ticket_type} ticket needs a {wanted_format} access method", field="method",
+                           expected=f"a method of format {wanted_format}", found=f"{method.code} ({method.format})")
+    if not 1 <= req.count <= MAX_COUNT:
+        raise InvalidInput("too many or too few tickets", field="count", expected=f"1–{MAX_COUNT}", found=req.count)
+    if req.client_reference:
+        existing = IssueBatch.objects.filter(organisation=org, client_reference=req.client_reference).first()
+        if existing is not None:
+            return _replay(existing, req)
+    custom = req.username is not None or req.password is not None
+    if custom:
+        if method.format != Format.SPECIAL:
+            raise InvalidInput("only a Special method takes the operator's own credentials", field="username",
+                               expected="no username/password, or a Special method", found=method.format)
+        if req.count != 1:
+            raise InvalidInput("own credentials make one ticket", field="count", expected=1, found=req.count)
+        _check_credential(req.username or "", "username")
+        _check_credential(req.password or "", "password")
+        if GuestTicket.objects.filter(organisation=org, username=req.username).exists():
+            raise Conflict("another ticket already has this username", field="username", found=req.username)
+    if req.devices is not None and (method.format != Format.SPECIAL or req.devices < 1):
+        raise InvalidInput("the number of devices is set by the access method (Special methods may change it)",
+                           field="devices", expected="a Special method and a number ≥ 1", found=req.devices)
+    if req.quota_bytes is not None and (method.format != Format.SPECIAL or req.quota_bytes < 1):
+        raise InvalidInput("the data quota is set by the access method (Special methods may change it)",
+                           field="quota_bytes", expected="a Special method and a number ≥ 1", found=req.quota_bytes)
+    user_id = (req.user_id or "").strip()
+    if len(user_id) > 254:
+        raise InvalidInput("the user ID is too long", field="user_id", expected="≤ 254 characters",
+                           found=f"{len(user_id)} characters")
+    now = now or timezone.now()
+    extra = clean_extra(method, req.extra)
+    validity = _validity(req, method, now)
+    try:
+        with transaction.atomic():
+            batch = IssueBatch.objects.create(organisation=org, client_reference=req.client_reference or None,
+                                              method=method, type=ticket_type, count=req.count,
+                                              issued_by=actor.label)
+            serials = _fresh(org, "serial", SERIAL_ALPHABET, SERIAL_LENGTH, req.count)
+            if custom:
+                usernames, passwords = [req.username], [req.password]
+            else:
+                usernames = _fresh(org, "username", CREDENTIAL_ALPHABET, USERNAME_LENGTH, req.count)
+                passwords = _random_many(CREDENTIAL_ALPHABET, PASSWORD_LENGTH, req.count)
+            common = dict(organisation=org, batch=batch, method=method, location_id=method.location_id,
+                          type=ticket_type, user_id=user_id, created_at=now,
+                          devices=req.devices or method.devices,
+                          quota_bytes=req.quota_bytes or method.quota_bytes, bandwidth_up=method.bandwidth_up,
+                          bandwidth_down=method.bandwidth_down, idle_timeout=method.idle_timeout,
+                          currency=method.currency, extra=extra, **validity)
+            tickets = []
+            for i in range(0, req.count, 2000):
+                chunk = [GuestTicket(serial=serials[j], username=usernames[j], password=passwords[j], **common)
+                         for j in range(i, min(i + 2000, req.count))]
+                GuestTicket.objects.bulk_create(chunk)
+                tickets.extend(chunk)
+                if progress:
+                    progress(len(chunk))
+            record_audit(actor, "issue", batch, None,
+                         {"method": method.code, "type": ticket_type, "count": req.count,
+                          "first_serial": tickets[0].serial})
+    except IntegrityError:
+        if req.client_reference:  # the same request, sent twice at once: the other one won
+            existing = IssueBatch.objects.filter(organisation=org, client_reference=req.client_reference).first()
+            if existing is not None:
+                return _replay(existing, req)
+        raise Conflict("a serial number or username was taken meanwhile; issue again", field="username") from None
+    if tickets and tickets[0].pk is None:  # SQLite before 3.35 gives no ids back from bulk_create
+        tickets = list(GuestTicket.objects.filter(batch=batch).order_by("pk"))
+    return Issued(batch=batch, tickets=tickets)
+
+
+def _replay(batch: IssueBatch, req: IssueRequest) -> Issued:
+    if batch.method_id != req.method.pk or batch.count != req.count:
+        raise Conflict("this client reference was used for another request", field="client_reference",
+                       expected=f"{batch.count} ticket(s) of method {batch.method_id}",
+                       found=f"{req.count} ticket(s) of method {req.method.pk}")
+    return Issued(batch=batch, tickets=list(batch.tickets.order_by("pk")), created=False)
+
+
+# ---------------------------------------------------------------- cancelling, expiring, cutting
+
+def cut_sessions(sessions: Iterable[RadiusSession], reason: str, now: dt.datetime) -> list[Disconnect]:
+    """A pending Disconnect-Request for each open session (one per session; asking twice changes
+    nothing). The sender (sessions_to_cut) carries them to the NAS."""
+    made = []
+    for session in sessions:
+        if session.stopped_at is not None:
+            continue
+        attributes = {"User-Name": session.username, "Acct-Session-Id": session.acct_session_id}
+        if session.nas_ip:
+            attributes["NAS-IP-Address"] = session.nas_ip
+        if session.calling_station:
+            attributes["Calling-Station-Id"] = session.calling_station
+        if Disconnect.objects.filter(session=session, result=DisconnectResult.PENDING).exists():
+            continue
+        made.append(Disconnect.objects.create(organisation_id=session.organisation_id, session=session,
+                                              nas_id=session.nas_id, reason=reason, attributes=attributes,
+                                              requested_at=now))
+    return made
+
+
+def _open_sessions(ticket_ids) -> models.QuerySet[RadiusSession]:
+    return RadiusSession.objects.filter(ticket_id__in=ticket_ids, stopped_at__isnull=True)
+
+
+def cancel_ticket(actor: Actor, ticket: GuestTicket, *, now: dt.datetime | None = None) -> list[Disconnect]:
+    """CANCELLED, and a Disconnect-Request owed for each of its open sessions (returned)."""
+    actor.require(Permission.SELL)
+    if ticket.organisation_id != actor.organisation.pk:
+        raise NotFound("no such ticket in this organisation", field="serial", found=ticket.serial)
+    now = now or timezone.now()
+    with transaction.atomic():
+        ticket = GuestTicket.objects.select_for_update().get(pk=ticket.pk)
+        new = rules.next_status(ticket.status, "CANCEL")
+        if new is None:
+            raise Conflict(f"a ticket {ticket.status} cannot be cancelled", field="status",
+                           expected="NO_USE or IN_USE", found=ticket.status)
+        before = snapshot(ticket)
+        ticket.status, ticket.cancelled_at = new, now
+        ticket.save(update_fields=["status", "cancelled_at"])
+        cuts = cut_sessions(_open_sessions([ticket.pk]), CutReason.CANCELLED, now)
+        record_audit(actor, "cancel", ticket, before, snapshot(ticket))
+    return cuts
+
+
+def expire_tickets(organisation: Organisation, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Tickets past their expiry become EXPIRED and their open sessions are cut.
+    Returns (tickets expired, disconnects owed)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(GuestTicket.objects.select_for_update()
+                   .filter(organisation=organisation, status__in=[GuestStatus.NO_USE, GuestStatus.IN_USE],
+                           expires_at__lte=now).values_list("pk", flat=True))
+        GuestTicket.objects.filter(pk__in=due).update(status=GuestStatus.EXPIRED)
+        cuts = cut_sessions(_open_sessions(due), CutReason.EXPIRED, now)
+    return len(due), len(cuts)
+
+
+def close_stale_sessions(organisation: Organisation, now: dt.datetime | None = None) -> int:
+    """Sessions with no accounting for 3× their interim interval end at their last update:
+    they stop holding a device slot (a controller that rebooted without Accounting-On)."""
+    now = now or timezone.now()
+    return (RadiusSession.objects.filter(organisation=organisation, stopped_at__isnull=True, stale_after__lte=now)
+            .update(stopped_at=F("updated_at"), terminate_cause="Stale"))
+
+
+def purge_extra_fields(organisation: Organisation, now: dt.datetime | None = None) -> int:
+    """Erase the extra fields' values of tickets older than their method's retention."""
+    now = now or timezone.now()
+    purged = 0
+    for method_id, days in AccessMethod.objects.filter(organisation=organisation).values_list(
+            "pk", "extra_retention_days"):
+        purged += (GuestTicket.objects.filter(organisation=organisation, method_id=method_id,
+                                              created_at__lt=now - dt.timedelta(days=days),
+                                              extra_purged_at__isnull=True)
+                   .update(extra={}, extra_purged_at=now))
+    return purged
+
+
+@dataclass(frozen=True)
+class DisconnectOrder:
+    """What the RFC 5176 sender needs for one Disconnect-Request."""
+
+    disconnect_id: int
+    nas_host: str
+    port: int
+    secret: str
+    attributes: dict[str, str]
+    attempts: int
+
+
+def sessions_to_cut(organisation: Organisation | None = None) -> list[DisconnectOrder]:
+    """Pending Disconnect-Requests with their NAS address, port, shared secret and the session's
+    identifying attributes (User-Name, Acct-Session-Id, NAS-IP-Address, Calling-Station-Id)."""
+    qs = Disconnect.objects.filter(result=DisconnectResult.PENDING).select_related("nas", "session")
+    if organisation is not None:
+        qs = qs.filter(organisation=organisation)
+    orders = []
+    for d in qs.order_by("pk"):
+        host = d.session.nas_ip or (str(ipaddress.ip_network(d.nas.network).network_address) if d.nas else "")
+        orders.append(DisconnectOrder(disconnect_id=d.pk, nas_host=host, port=d.nas.coa_port if d.nas else 3799,
+                                      secret=nas_secret(d.nas) if d.nas else "", attributes=dict(d.attributes),
+                                      attempts=d.attempts))
+    return orders
+
+
+def record_disconnect_answer(disconnect_id: int, answer: str, error_cause: int | None = None,
+                             now: dt.datetime | None = None) -> Disconnect:
+    """answer: "ACK", "NAK" or "TIMEOUT". A timeout stays pending for a retry until
+    MAX_DISCONNECT_ATTEMPTS, then GAVE_UP."""
+    now = now or timezone.now()
+    if answer not in {"ACK", "NAK", "TIMEOUT"}:
+        raise InvalidInput("unknown answer", field="answer", expected="ACK, NAK or TIMEOUT", found=answer)
+    with transaction.atomic():
+        d = Disconnect.objects.select_for_update().get(pk=disconnect_id)
+        d.attempts += 1
+        d.last_attempt_at = now
+        d.error_cause = error_cause
+        if answer == "TIMEOUT":
+            if d.attempts >= MAX_DISCONNECT_ATTEMPTS:
+                d.result = DisconnectResult.GAVE_UP
+        else:
+            d.result = answer
+        d.save()
+    return d
+
+
+# ---------------------------------------------------------------- RADIUS: who is calling
+
+def radius_nas_clients(token: str) -> list[NasClient]:
+    """The NAS clients of the organisation whose (unrevoked) API token this is: one query."""
+    if not token:
+        return []
+    orgs = ApiToken.objects.filter(token_hash=hash_token(token), revoked_at__isnull=True).values("organisation_id")
+    return list(NasClient.objects.filter(organisation_id__in=Subquery(orgs)).select_related("organisation"))
+
+
+def match_nas(clients: list[NasClient], address: str) -> NasClient | None:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    best = None
+    for nas in clients:
+        net = ipaddress.ip_network(nas.network)
+        if ip.version == net.version and ip in net and (best is None or
+                                                         net.prefixlen > ipaddress.ip_network(best.network).prefixlen):
+            best = nas
+    return best
+
+
+# ---------------------------------------------------------------- RADIUS: authorize
+
+@dataclass(frozen=True)
+class Accept:
+    password: str
+    session_timeout: int | None
+    bytes_left: int | None
+    idle_timeout: int | None
+    bandwidth_up: int | None
+    bandwidth_down: int | None
+    message: str
+
+
+def authorize(nas: NasClient, username: str, station: str, now: dt.datetime | None = None) -> Accept:
+    """The decision for one Access-Request (FreeRADIUS checks the password itself against the
+    Cleartext-Password returned). One query. Raises Refusal, or NotFound for an unknown user."""
+    now = now or timezone.now()
+    live = RadiusSession.objects.filter(ticket=OuterRef("pk"), stopped_at__isnull=True, stale_after__gt=now)
+    others = (live.exclude(calling_station=station).order_by().values("ticket")
+              .annotate(n=Count("calling_station", distinct=True)).values("n"))
+    row = (GuestTicket.objects.filter(organisation_id=nas.organisation_id, username=username)
+           .annotate(other_devices=Coalesce(Subquery(others), 0),
+                     bytes_used=Coalesce(_used_bytes(), 0))
+           .values("status", "valid_from", "expires_at", "duration", "quota_bytes", "devices", "password",
+                   "location_id", "idle_timeout", "bandwidth_up", "bandwidth_down", "other_devices",
+                   "bytes_used")
+           .first())
+    if row is None:
+        raise NotFound("unknown username", field="User-Name", found=username)
+    if row["location_id"] != nas.location_id:
+        raise Refusal("WRONG_LOCATION", "This WiFi ticket is not valid at this location.")
+    facts = TicketFacts(status=row["status"], valid_from=row["valid_from"], expires_at=row["expires_at"],
+                        duration=row["duration"], quota_bytes=row["quota_bytes"], bytes_used=int(row["bytes_used"]),
+                        devices=row["devices"], other_devices=int(row["other_devices"]))
+    grant = rules.decide(facts, now)
+    return Accept(password=row["password"], session_timeout=grant.session_timeout, bytes_left=grant.bytes_left,
+                  idle_timeout=row["idle_timeout"], bandwidth_up=row["bandwidth_up"],
+                  bandwidth_down=row["bandwidth_down"], message=welcome(grant))
+
+
+def welcome(grant: rules.Grant) -> str:
+    if grant.session_timeout is None:
+        return "Welcome."
+    minutes = grant.session_timeout // 60
+    if minutes >= 120:
+        return f"Welcome. Your access is valid for {minutes // 60} more hours."
+    return f"Welcome. Your access is valid for {max(minutes, 1)} more minutes."
+
+
+def mark_first_login(organisation_id: int, username: str, now: dt.datetime | None = None) -> int:
+    """NO_USE → IN_USE at first login, starting a duration counted from it. One UPDATE."""
+    now = now or timezone.now()
+    return (GuestTicket.objects.filter(organisation_id=organisation_id, username=username, status=GuestStatus.NO_USE)
+            .update(status=GuestStatus.IN_USE, first_login_at=now,
+                    expires_at=Coalesce(F("expires_at"), models.ExpressionWrapper(
+                        Value(now, output_field=models.DateTimeField()) + F("duration"),
+                        output_field=models.DateTimeField()))))
+
+
+# ---------------------------------------------------------------- RADIUS: accounting
+
+@dataclass
+class AccountingRecord:
+    """One Accounting-Request, in passgate's words (freeradius.py reads the wire format)."""
+
+    status_type: str
+    unique_id: str = ""
+    username: str = ""
+    acct_session_id: str = ""
+    nas_ip: str | None = None
+    calling_station: str = ""
+    framed_ip: str | None = None
+    session_time: int = 0
+    input_octets: int = 0
+    output_octets: int = 0
+    interim_interval: int | None = None
+    terminate_cause: str = ""
+
+
+def _ip_or_none(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def unique_session_id(rec: AccountingRecord) -> str:
+    """Acct-Unique-Session-Id, or (when FreeRADIUS did not compute it) the same recipe:
+    a hash of the session's identifying attributes."""
+    if rec.unique_id:
+        return rec.unique_id[:64]
+    raw = "|".join([rec.username, rec.acct_session_id, rec.nas_ip or "", rec.calling_station])
+    return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
+
+
+def account(nas: NasClient, rec: AccountingRecord, now: dt.datetime | None = None) -> str:
+    """Apply one Accounting-Request. Returns what was done (for logs and tests):
+
+    - Start: opens the session; a duplicate Start (the NAS retried) changes nothing.
+    - Interim-Update: updates the counters of the open session; for a session passgate never saw
+      start (a lost Start) it opens it; for a closed session it changes nothing (the Stop carried
+      the final figures, and a late interim must not reopen a slot).
+    - Stop: closes the session with its final counters (creating it if the Start was lost).
+    - Accounting-On / Accounting-Off: the NAS rebooted: its open sessions are closed.
+    """
+    now = now or timezone.now()
+    kind = rec.status_type
+    if kind in {"Accounting-On", "Accounting-Off"}:
+        n = (RadiusSession.objects.filter(nas=nas, stopped_at__isnull=True)
+             .update(stopped_at=now, terminate_cause="NAS-Reboot" if kind == "Accounting-On" else "NAS-Request"))
+        return f"closed {n}"
+    if kind not in {"Start", "Interim-Update", "Stop"}:
+        return "ignored"
+    uid = unique_session_id(rec)
+    interval = rec.interim_interval or DEFAULT_INTERIM
+    counters = {"session_time": max(rec.session_time, 0), "input_octets": max(rec.input_octets, 0),
+                "output_octets": max(rec.output_octets, 0)}
+    live = {"updated_at": now, "stale_after": now + dt.timedelta(seconds=STALE_FACTOR * interval),
+            "interim_interval": interval}
+    if kind == "Interim-Update":
+        if RadiusSession.objects.filter(organisation_id=nas.organisation_id, unique_id=uid,
+                                        stopped_at__isnull=True).update(**counters, **live):
+            return _quota_check(nas.organisation_id, uid, now)
+    elif kind == "Stop":
+        if RadiusSession.objects.filter(organisation_id=nas.organisation_id, unique_id=uid,
+                                        stopped_at__isnull=True).update(
+                **counters, updated_at=now, stopped_at=now, terminate_cause=rec.terminate_cause[:40]):
+            return "stopped"
+    ticket_id = (GuestTicket.objects.filter(organisation_id=nas.organisation_id, username=rec.username)
+                 .values_list("pk", flat=True).first())
+    if ticket_id is None:
+        return "unknown user"  # nothing to account against; answered OK so the NAS does not retry forever
+    fields = dict(organisation_id=nas.organisation_id, ticket_id=ticket_id, nas=nas, unique_id=uid,
+                  acct_session_id=rec.acct_session_id[:64], username=rec.username[:64],
+                  nas_ip=_ip_or_none(rec.nas_ip), calling_station=rec.calling_station[:50],
+                  framed_ip=_ip_or_none(rec.framed_ip), started_at=now - dt.timedelta(seconds=counters["session_time"]),
+                  **counters, **live)
+    if kind == "Stop":
+        fields.update(stopped_at=now, terminate_cause=rec.terminate_cause[:40])
+    try:
+        with transaction.atomic():
+            RadiusSession.objects.create(**fields)
+    except IntegrityError:
+        return "duplicate"  # a retried Start, or an Interim/Stop for a session already closed
+    mark_first_login(nas.organisation_id, rec.username, now)
+    return {"Start": "started", "Interim-Update": "started late", "Stop": "stopped late"}[kind]
+
+
+def _used_bytes() -> Subquery:
+    return Subquery(RadiusSession.objects.filter(ticket=OuterRef("pk")).order_by().values("ticket")
+                    .annotate(b=Sum(F("input_octets") + F("output_octets"))).values("b"))
+
+
+def _quota_check(organisation_id: int, uid: str, now: dt.datetime) -> str:
+    """After an interim: a ticket whose quota is used up has its open sessions cut."""
+    row = (GuestTicket.objects.filter(organisation_id=organisation_id, sessions__unique_id=uid,
+                                      quota_bytes__isnull=False)
+           .annotate(used=Coalesce(_used_bytes(), 0)).values("pk", "quota_bytes", "used").first())
+    if row is None or row["used"] < row["quota_bytes"]:
+        return "updated"
+    cut_sessions(_open_sessions([row["pk"]]), CutReason.QUOTA, now)
+    return "quota used"
+
+
+# ---------------------------------------------------------------- the issued list
+
+def usage_annotations() -> dict[str, Any]:
+    """Connections, accumulated session time, upload and download of each ticket (subqueries, so
+    filters and pagination do not multiply rows)."""
+    def total(expr):
+        return Coalesce(Subquery(RadiusSession.objects.filter(ticket=OuterRef("pk")).order_by().values("ticket")
+                                 .annotate(v=expr).values("v")), 0)
+    return {"connections": total(Count("pk")), "session_time": total(Sum("session_time")),
+            "upload": total(Sum("input_octets")), "download": total(Sum("output_octets"))}
+
+
+def tickets_with_usage(organisation: Organisation) -> models.QuerySet[GuestTicket]:
+    """The organisation's tickets with their connections, accumulated time and traffic."""
+    return GuestTicket.objects.filter(organisation=organisation).annotate(**usage_annotations())
+
+
+def filter_tickets(qs: models.QuerySet[GuestTicket], *, serial: str = "", user_id: str = "", username: str = "",
+                   type: str = "", status: str = "", created_from: dt.datetime | None = None,
+                   created_to: dt.datetime | None = None, first_login_from: dt.datetime | None = None,
+                   first_login_to: dt.datetime | None = None, connections_min: int | None = None,
+                   connections_max: int | None = None, devices: int | None = None) -> models.QuerySet[GuestTicket]:
+    """The seed's criteria: serial, creation, user ID, type, status, connections, first login,
+    username, number of devices."""
+    q = Q()
+    if serial:
+        q &= Q(serial__icontains=serial.strip())
+    if user_id:
+        q &= Q(user_id__icontains=user_id.strip())
+    if username:
+        q &= Q(username__icontains=username.strip())
+    if type:
+        q &= Q(type=type)
+    if status:
+        q &= Q(status=status)
+    if created_from:
+        q &= Q(created_at__gte=created_from)
+    if created_to:
+        q &= Q(created_at__lt=created_to)
+    if first_login_from:
+        q &= Q(first_login_at__gte=first_login_from)
+    if first_login_to:
+        q &= Q(first_login_at__lt=first_login_to)
+    if devices is not None:
+        q &= Q(devices=devices)
+    qs = qs.filter(q)
+    if connections_min is not None:
+        qs = qs.filter(connections__gte=connections_min)
+    if connections_max is not None:
+        qs = qs.filter(connections__lte=connections_max)
+    return qs
