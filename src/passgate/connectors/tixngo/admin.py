@@ -43,7 +43,9 @@ class WalletStatusFilter(admin.SimpleListFilter):
 
 class TicketWithWalletAdmin(TicketAdmin):
     list_filter = [*TicketAdmin.list_filter, WalletStatusFilter]
-    list_display = [*TicketAdmin.list_display, "wallet_state"]
+    # the wallet column takes the seat's place (the seat is on the ticket's page): the list must
+    # still fit a 1366 px screen
+    list_display = [*(c for c in TicketAdmin.list_display if c != "seat"), "wallet_state"]
     list_select_related = [*TicketAdmin.list_select_related, "wallet"]
 
     def get_readonly_fields(self, request, obj=None):
