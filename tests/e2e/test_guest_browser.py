@@ -14,7 +14,6 @@ from django.contrib.auth import get_user_model
 
 from passgate.guest.models import Disconnect, GuestTicket
 from passgate.orgs.models import Membership, Role
-
 from passgate.orgs.services import Actor
 from tests.guest.conftest import Hotel, Radius
 
