@@ -26,6 +26,8 @@ ID_ENDPOINTS = [
     ("get", "/orders/by-file-number/{file_number}", "order", None),
     ("post", "/orders/{id}/cancel", "order", None),
     ("get", "/tickets/{id}", "ticket", None),
+    ("get", "/tickets/{id}/timeline", "ticket", None),
+    ("get", "/orders/{id}/timeline", "order", None),
     ("post", "/tickets/{id}/print", "ticket", None),
     ("post", "/tickets/{id}/reprint", "ticket", None),
     ("post", "/tickets/{id}/cancel", "ticket", None),
