@@ -31,6 +31,8 @@ ID_ENDPOINTS = [
     ("get", "/orders/{id}/emails", "order", None),
     ("get", "/tickets/{id}/pdf", "ticket", None),
     ("get", "/tickets/{id}", "ticket", None),
+    ("get", "/tickets/{id}/timeline", "ticket", None),
+    ("get", "/orders/{id}/timeline", "order", None),
     ("post", "/tickets/{id}/print", "ticket", None),
     ("post", "/tickets/{id}/reprint", "ticket", None),
     ("post", "/tickets/{id}/cancel", "ticket", None),
