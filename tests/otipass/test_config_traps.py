@@ -95,7 +95,7 @@ def test_unmapped_sectors_are_unlinked_and_one_sector_has_one_interface(admin_ac
 SERVICE = st.from_regex(r"PCUMID0[0-9]{2}FS[0-9A-F]{5}", fullmatch=True)
 COMMENT = st.sampled_from(["", " // provided by Otipass", " /* from the e-mail */", " // é ünïcode"])
 TRAPS = ["duplicate_sector", "unknown_sector", "unknown_season", "unknown_product", "not_open_pass",
-         "bad_pspace", "tariff_of_other_product", "tariff_none", "tariff_unmapped_product", "timeout"]
+         "bad_pspace", "tariff_of_other_product", "tariff_none", "timeout"]
 
 
 @st.composite
@@ -150,12 +150,10 @@ def planted(draw, trap: str):
             out.append(f'      "productCode": "{product}"')
         out.append("    }" + ("," if index < len(blocks) - 1 else ""))
     out.append("  },")
-    tariff = {"tariff_of_other_product": ("PASSTOU", "CHILD"), "tariff_none": ("PASSTOU", "NO_SUCH"),
-              "tariff_unmapped_product": ("MUSEUM", "ADULT")}.get(trap)
+    tariff = {"tariff_of_other_product": ("PASSTOU", "CHILD"), "tariff_none": ("PASSTOU", "NO_SUCH")}.get(trap)
     out.append('  "tariffMapping": {')
     if tariff:
-        mark(f'    "{tariff[0]}": "{tariff[1]}"', tariff[0], tariff[0] if trap == "tariff_unmapped_product"
-             else tariff[1])
+        mark(f'    "{tariff[0]}": "{tariff[1]}"', tariff[0], tariff[1])
     else:
         out.append('    "PASSTOU": "ADULT"')
     out.append("  }")

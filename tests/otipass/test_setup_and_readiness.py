@@ -107,8 +107,9 @@ def test_the_checklist_turns_green_step_by_step(admin_actor, otipass_world):
     interface = jobs.create_interface(admin_actor, type="OTIPASS", name="Otipass", url="https://o.example/api/tls",
                                       parameters_text=text)
     first = {c.step: c for c in readiness(interface)}
+    # step 7: PASSTOU has one tariff, which its entries are then sold at: no mapping needed yet
     assert [first[s].status for s in range(1, 8)] == ["DONE", "MISSING", "MISSING", "MISSING", "MISSING",
-                                                      "MISSING", "MISSING"]
+                                                      "MISSING", "DONE"]
     assert "Sales channels" in first[2].fix and "exactly OTIPASS" in first[2].fix
     assert "no user name" in first[5].detail and "no password (API key)" in first[5].detail
 
@@ -133,6 +134,8 @@ def test_the_checklist_turns_green_step_by_step(admin_actor, otipass_world):
     jobs.update_interface(admin_actor, interface, username="stx", secret="k")
     assert statuses(interface)[5] == "DONE"
 
+    assert statuses(interface)[7] == "DONE"
+    catalog.create(admin_actor, Tariff, product=otipass_world.product, code="CHILD", name="Child", price=Decimal("5"))
     assert "no tariff is mapped for PASSTOU" in readiness(interface)[6].detail
     jobs.update_interface(admin_actor, interface, parameters_text=interface.parameters_text[:-1]
                           + ', "tariffMapping": {"PASSTOU": "ADULT"}}')

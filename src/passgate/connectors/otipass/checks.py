@@ -92,14 +92,14 @@ def check_mapping(organisation, parameters: dict[str, Any], lines: dict[Path, in
                          "product must be of the Open pass family", "an OPEN_PASS product",
                          f"{product_code} ({product.family})")
 
+    # tariffMapping: productCode → the tariff entries are sold at. The key is either the partner's
+    # product code of a pass (PASS48: a tariff every mapped product has) or a mapped productCode
+    # (that product's default tariff).
     mapped = {(i["seasonCode"], i["productCode"]) for i in infos.values()}
+    every = [products[key] for key in sorted(mapped) if key in products]
     for product_code, tariff_code in (parameters.get("tariffMapping") or {}).items():
         here = ("tariffMapping", product_code)
-        targets = [products[key] for key in sorted(mapped) if key[1] == product_code and key in products]
-        if not any(key[1] == product_code for key in mapped):
-            problems.add(here, f'the product "{product_code}" is mapped by no sector',
-                         f"a productCode of sectorInfos ({_listing({k[1] for k in mapped})})", f'"{product_code}"')
-            continue
+        targets = [product for product in every if product.code == product_code] or every
         for product in targets:
             tariffs = set(Tariff.objects.filter(product=product).values_list("code", flat=True))
             if tariff_code in tariffs:

@@ -170,6 +170,8 @@ def readiness(interface) -> list[Check]:
     for season_code, product_code in keys:
         product = products.get((season_code, product_code))
         tariff_code = tariff_map.get(product_code)
+        if tariff_code is None and product and Tariff.objects.filter(product=product).count() == 1:
+            continue  # its only tariff is the one its entries are sold at
         if tariff_code is None:
             problems.append((MISSING, f"no tariff is mapped for {product_code}",
                              f'Add "tariffMapping": {{"{product_code}": "TARIFF CODE"}} to the parameters.'))

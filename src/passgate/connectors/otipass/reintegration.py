@@ -35,8 +35,9 @@ CHANNEL_CODE = "OTIPASS"  # seed 000: the sales channel code has to be exactly O
 class ReintegrationParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contact_number: str = Field(default="OTIPASS", min_length=1, max_length=40,
-                                description="number of the Otipass contact, the buyer of every order")
+    contact_number: str | None = Field(default=None, min_length=1, max_length=40,
+                                       description="number of the Otipass contact, the buyer of every order; "
+                                       "default: the interface's contactNumber (OTIPASS)")
 
 
 def control_reference():
@@ -74,12 +75,15 @@ def _product(ctx: RunContext, scan: Scan) -> Product:
 
 
 def _tariff(ctx: RunContext, product: Product, pass_product: str) -> Tariff:
-    code = ctx.interface_params.tariffMapping.get(pass_product) if pass_product else None
+    # the pass's own product code first (PASS48 → …), then the product's default (PASSTOU → …)
+    mapping = ctx.interface_params.tariffMapping
+    key = pass_product if pass_product in mapping else product.code
+    code = mapping.get(key)
     if code:
         tariff = Tariff.objects.filter(product=product, code=code).first()
         if tariff is None:
             raise NotFound(f"tariffMapping gives a tariff product {product.code} does not have",
-                           field=f"tariffMapping.{pass_product}", expected=f"a tariff of product {product.code}",
+                           field=f"tariffMapping.{key}", expected=f"a tariff of product {product.code}",
                            found=code)
         return tariff
     tariffs = list(Tariff.objects.filter(product=product)[:2])
@@ -115,11 +119,12 @@ def reintegrate_sales(ctx: RunContext) -> None:
         raise Conflict("the external sales channel OTIPASS is missing", field="channel",
                        expected="a sales channel of code OTIPASS, type EXTERNAL_STX_FILE (run the Otipass setup)",
                        found=None)
-    contact = Contact.objects.filter(organisation=ctx.organisation, number=params.contact_number).first()
+    number = params.contact_number or ctx.interface_params.contactNumber
+    contact = Contact.objects.filter(organisation=ctx.organisation, number=number).first()
     if contact is None:
         raise Conflict("the Otipass contact is missing", field="contact_number",
                        expected="a contact allowed to pay by PENDING_ACCOUNT (run the Otipass setup)",
-                       found=params.contact_number)
+                       found=number)
     controls = unreintegrated_controls(ctx.organisation, channel)
     batch = ctx.batch_size or None
     selected = list(controls[:batch] if batch else controls)
