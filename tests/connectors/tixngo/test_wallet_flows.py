@@ -141,12 +141,17 @@ def test_privileges_create_their_definition_once_and_cards_are_not_transferable(
 def test_the_timeline_tells_the_wallet_log_of_a_ticket_and_only_its_organisation_sees_it(
         tix, schedule, catalogue, injected, other_org):
     from passgate.connectors.tixngo.timeline import timeline_events
+    from passgate.sales.timeline import ticket_timeline
 
     run(schedule("TIXNGO_FEEDBACK"))
     events = timeline_events(catalogue.actor.organisation, [injected[0].pk])
     assert events and all(e["ticket_id"] == injected[0].pk and e["kind"] == "wallet" for e in events)
     assert events[0]["title"] == "Injected into the TIXnGO wallet" and events[0]["detail"]["tx_hash"].startswith("0x")
     assert timeline_events(other_org, [injected[0].pk]) == []
+    # and the ticket's own trail (page and API) tells it, after its sale
+    trail = ticket_timeline(catalogue.actor.organisation, injected[0])
+    kinds = [e["kind"] if isinstance(e, dict) else e.kind for e in trail]
+    assert kinds[0] == "sale" and "wallet" in kinds
 
 
 def test_feedback_never_touches_a_ticket_of_another_organisation(tix, schedule, catalogue, buyer, other_org,

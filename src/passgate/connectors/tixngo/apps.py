@@ -7,7 +7,10 @@ class TixngoConfig(AppConfig):
     verbose_name = "TIXnGO"
 
     def ready(self) -> None:
-        from . import functions, interface
+        from passgate.sales.timeline import register_source
+
+        from . import functions, interface, timeline
 
         interface.register()
         functions.register()
+        register_source("tixngo wallet", timeline.timeline_events)

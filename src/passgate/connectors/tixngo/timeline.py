@@ -1,5 +1,5 @@
-"""The wallet's side of a ticket's story, for the ticket timeline (the integrator registers it with
-`sales.timeline.register_source("tixngo", …)` once that exists): one event per status log entry."""
+"""The wallet's side of a ticket's story in the ticket timeline (registered by the app's ready()):
+one event per status log entry."""
 
 from __future__ import annotations
 
