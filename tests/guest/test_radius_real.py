@@ -1,0 +1,193 @@
+"""The real FreeRADIUS 3.2 process between a NAS and passgate: radclient plays the NAS, FreeRADIUS
+(rendered by passgate.guest.radius_config) calls passgate's rlm_rest endpoints on a live server.
+
+One FreeRADIUS for the whole session, rendered with a client for 127.0.0.1 whose token is
+RADIUS_TOKEN; each test's hotel stores that token's hash, so FreeRADIUS speaks for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from django.utils import timezone
+
+from passgate.guest import radius_config, services
+from passgate.guest.models import GuestStatus, RadiusSession
+from passgate.orgs.models import ApiToken, Role
+from passgate.orgs.services import hash_token
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(radius_config.freeradius_binary() is None or shutil.which("radclient") is None,
+                       reason="FreeRADIUS is not installed (scripts/system-deps.sh installs freeradius, "
+                              "freeradius-rest and freeradius-utils)"),
+]
+
+RADIUS_TOKEN = "pg_test-freeradius-token"
+SECRET = "radius-secret"  # the hotel fixture's NAS secret
+GIB4 = 2**32
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def freeradius(live_server, tmp_path_factory):
+    ports = radius_config.RadiusPorts("127.0.0.1", free_udp_port(), free_udp_port())
+    directory = radius_config.render(
+        tmp_path_factory.mktemp("freeradius"), live_server.url, ports, threads=2, max_threads=8,
+        clients=[radius_config.Client(name="test-nas", network="127.0.0.1", secret=SECRET, token=RADIUS_TOKEN)])
+    checked = radius_config.check(directory)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    process = subprocess.Popen(radius_config.command(directory), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # Status-Server answers once it listens
+        if radclient(ports.auth_port, "status", 'Message-Authenticator = 0x00').returncode == 0:
+            break
+        assert process.poll() is None, process.stdout.read()
+        time.sleep(0.2)
+    yield ports
+    process.terminate()
+    process.wait(10)
+
+
+def radclient(port: int, kind: str, *lines: str, secret: str = SECRET) -> subprocess.CompletedProcess:
+    return subprocess.run(["radclient", "-x", "-r", "1", "-t", "5", f"127.0.0.1:{port}", kind, secret],
+                          input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=30)
+
+
+def quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Answer:
+    def __init__(self, done: subprocess.CompletedProcess) -> None:
+        self.raw = done.stdout + done.stderr
+        self.code = next((word for line in self.raw.splitlines() if line.startswith("Received")
+                          for word in line.split()[1:2]), "none")
+        self.attributes: dict[str, str] = {}
+        received = False
+        for line in self.raw.splitlines():
+            if line.startswith("Received"):
+                received = True
+            elif received and "=" in line and line.startswith(("\t", " ")):
+                name, _, value = line.strip().partition(" = ")
+                self.attributes[name] = value.strip('"')
+
+
+@pytest.fixture
+def nas(freeradius, hotel):
+    ApiToken.objects.create(organisation=hotel.actor.organisation, name="freeradius test", role=Role.ACCESS_CONTROL,
+                            prefix=RADIUS_TOKEN[:10], token_hash=hash_token(RADIUS_TOKEN))
+    return Nas(freeradius)
+
+
+class Nas:
+    """radclient as the hotspot controller."""
+
+    def __init__(self, ports: radius_config.RadiusPorts) -> None:
+        self.ports = ports
+
+    def pap(self, username: str, password: str, mac: str = "aa-bb-cc-00-00-01") -> Answer:
+        return Answer(radclient(self.ports.auth_port, "auth", f"User-Name = {quote(username)}",
+                                f"User-Password = {quote(password)}", f"Calling-Station-Id = {quote(mac)}",
+                                "NAS-IP-Address = 127.0.0.1"))
+
+    def chap(self, username: str, password: str, mac: str = "aa-bb-cc-00-00-01") -> Answer:
+        # radclient computes the CHAP response from the cleartext given as CHAP-Password
+        return Answer(radclient(self.ports.auth_port, "auth", f"User-Name = {quote(username)}",
+                                f"CHAP-Password = {quote(password)}", f"Calling-Station-Id = {quote(mac)}",
+                                "NAS-IP-Address = 127.0.0.1"))
+
+    def acct(self, kind: str, username: str, session: str, mac: str = "aa-bb-cc-00-00-01", **counters) -> Answer:
+        lines = [f"Acct-Status-Type = {kind}", f"User-Name = {quote(username)}",
+                 f"Acct-Session-Id = {quote(session)}", f"Calling-Station-Id = {quote(mac)}",
+                 "NAS-IP-Address = 127.0.0.1"]
+        lines += [f"{name.replace('_', '-')} = {value}" for name, value in counters.items()]
+        return Answer(radclient(self.ports.acct_port, "acct", *lines))
+
+
+def test_fresh_ticket_accepted_over_pap_with_its_limits(hotel, nas):
+    ticket = hotel.issue()[0]
+    answer = nas.pap(ticket.username, ticket.password)
+    assert answer.code == "Access-Accept", answer.raw
+    assert int(answer.attributes["Session-Timeout"]) == 24 * 3600
+    assert answer.attributes["WISPr-Bandwidth-Max-Up"] == "1000000"
+    assert answer.attributes["WISPr-Bandwidth-Max-Down"] == "5000000"
+    assert answer.attributes["Idle-Timeout"] == "600"
+    assert answer.attributes["ChilliSpot-Max-Total-Octets"] == str(2 * 2**30)
+    assert answer.attributes["Reply-Message"].startswith("Welcome")
+    assert "Cleartext-Password" not in answer.attributes  # a control item: never sent to the NAS
+    ticket.refresh_from_db()
+    assert ticket.status == GuestStatus.IN_USE and ticket.first_login_at is not None  # post-auth reached passgate
+
+
+def test_chap_accepted_and_wrong_password_rejected(hotel, nas):
+    ticket = hotel.issue()[0]
+    assert nas.chap(ticket.username, ticket.password).code == "Access-Accept"
+    assert nas.chap(ticket.username, ticket.password + "x").code == "Access-Reject"
+    assert nas.pap(ticket.username, ticket.password + "x").code == "Access-Reject"
+    assert nas.pap("nobody-at-all", "whatever").code == "Access-Reject"
+
+
+def test_expired_and_cancelled_tickets_rejected_with_a_message(hotel, nas):
+    expired = hotel.issue(hotel.special, valid_from=timezone.now() - dt.timedelta(days=2),
+                          valid_until=timezone.now() - dt.timedelta(seconds=1))[0]
+    answer = nas.pap(expired.username, expired.password)
+    assert answer.code == "Access-Reject"
+    assert "expired" in answer.attributes["Reply-Message"]
+    cancelled = hotel.issue()[0]
+    services.cancel_ticket(hotel.actor, cancelled)
+    answer = nas.pap(cancelled.username, cancelled.password)
+    assert answer.code == "Access-Reject"
+    assert "cancelled" in answer.attributes["Reply-Message"]
+
+
+def test_third_device_refused_while_a_reconnecting_one_is_not(hotel, nas):
+    ticket = hotel.issue()[0]  # 2 devices
+    for n, mac in enumerate(["aa-00-00-00-00-01", "aa-00-00-00-00-02"]):
+        assert nas.pap(ticket.username, ticket.password, mac=mac).code == "Access-Accept"
+        assert nas.acct("Start", ticket.username, f"dev{n}", mac=mac).code == "Accounting-Response"
+    third = nas.pap(ticket.username, ticket.password, mac="aa-00-00-00-00-03")
+    assert third.code == "Access-Reject"
+    assert "2 devices" in third.attributes["Reply-Message"]
+    assert nas.pap(ticket.username, ticket.password, mac="aa-00-00-00-00-02").code == "Access-Accept"
+
+
+def test_accounting_counts_past_4_gib_and_accounting_on_closes_the_nas_sessions(hotel, nas):
+    ticket = hotel.issue()[0]
+    assert nas.acct("Start", ticket.username, "S1").code == "Accounting-Response"
+    nas.acct("Interim-Update", ticket.username, "S1", Acct_Session_Time=60, Acct_Input_Octets=5,
+             Acct_Input_Gigawords=1, Acct_Output_Octets=7, Acct_Output_Gigawords=2)
+    session = RadiusSession.objects.get(ticket=ticket)
+    assert (session.input_octets, session.output_octets) == (GIB4 + 5, 2 * GIB4 + 7)
+    assert nas.acct("Stop", ticket.username, "S1", Acct_Session_Time=90, Acct_Input_Octets=9,
+                    Acct_Input_Gigawords=1, Acct_Output_Octets=8, Acct_Output_Gigawords=3,
+                    Acct_Terminate_Cause="User-Request").code == "Accounting-Response"
+    session.refresh_from_db()
+    assert session.stopped_at is not None and session.session_time == 90
+    assert (session.input_octets, session.output_octets) == (GIB4 + 9, 3 * GIB4 + 8)
+    nas.acct("Start", ticket.username, "S2", mac="aa-bb-cc-00-00-02")
+    assert RadiusSession.objects.filter(ticket=ticket, stopped_at__isnull=True).count() == 1
+    on = Answer(radclient(nas.ports.acct_port, "acct", "Acct-Status-Type = Accounting-On",
+                          "NAS-IP-Address = 127.0.0.1", 'Acct-Session-Id = "0"'))
+    assert on.code == "Accounting-Response", on.raw
+    assert not RadiusSession.objects.filter(ticket=ticket, stopped_at__isnull=True).exists()
+
+
+def test_username_with_quotes_and_xlat_reaches_passgate_unchanged(hotel, nas):
+    name = 'eve"%{exec:/bin/true}%{User-Password}'
+    ticket = hotel.issue(hotel.special, username=name, password="pw-0123",
+                         valid_from=timezone.now(), valid_until=timezone.now() + dt.timedelta(days=1))[0]
+    answer = nas.pap(name, "pw-0123")
+    assert answer.code == "Access-Accept", answer.raw
+    nas.acct("Start", name, "X1")
+    assert RadiusSession.objects.get(ticket=ticket).username == name
