@@ -14,11 +14,14 @@ import time
 
 import pytest
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from pyrad import packet
 
-from passgate.guest import radius_config, services
-from passgate.guest.models import GuestStatus, RadiusSession
+from passgate.guest import coa, radius_config, services
+from passgate.guest.models import CutReason, Disconnect, DisconnectResult, GuestStatus, RadiusSession
 from passgate.orgs.models import ApiToken, Role
 from passgate.orgs.services import hash_token
+from sandboxes.nas import NasStandIn
 
 pytestmark = [
     pytest.mark.slow,
@@ -191,3 +194,93 @@ def test_username_with_quotes_and_xlat_reaches_passgate_unchanged(hotel, nas):
     assert answer.code == "Access-Accept", answer.raw
     nas.acct("Start", name, "X1")
     assert RadiusSession.objects.get(ticket=ticket).username == name
+
+
+# ---------------------------------------------------------------- cutting live sessions (RFC 5176)
+
+@pytest.fixture
+def controller(nas, hotel):
+    """The NAS stand-in (sandboxes/nas) as the hotel's controller: logs in through FreeRADIUS and
+    answers Disconnect/CoA on a loopback port of its own."""
+    stand_in = NasStandIn(SECRET, nas.ports.auth_port, nas.ports.acct_port).start()
+    hotel.nas.coa_port = stand_in.coa_port
+    hotel.nas.save(update_fields=["coa_port"])
+    yield stand_in
+    stand_in.stop()
+
+
+def wait_closed(session_filter, seconds: float = 10) -> RadiusSession:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        session = RadiusSession.objects.get(**session_filter)
+        if session.stopped_at is not None:
+            return session
+        time.sleep(0.05)
+    raise AssertionError("the NAS never sent its Accounting-Stop")
+
+
+def assert_cut(controller, session, reason: str) -> None:
+    disconnect = Disconnect.objects.get(session__acct_session_id=session.session_id)
+    assert disconnect.reason == reason and disconnect.result == DisconnectResult.PENDING
+    assert coa.send_pending() == {"ACK": 1}
+    disconnect.refresh_from_db()
+    assert (disconnect.result, disconnect.attempts) == (DisconnectResult.ACK, 1)
+    received = controller.received[-1]
+    assert received["code"] == packet.DisconnectRequest
+    assert received["User-Name"] == [session.username] and received["Acct-Session-Id"] == [session.session_id]
+    assert received["Calling-Station-Id"] == [session.mac] and received["NAS-IP-Address"] == ["127.0.0.1"]
+    closed = wait_closed({"acct_session_id": session.session_id})
+    assert closed.terminate_cause == "Admin-Reset"
+    assert session.session_id not in controller.sessions
+
+
+def test_cancel_sends_a_disconnect_the_nas_acks_and_its_stop_closes_the_session(hotel, controller):
+    ticket = hotel.issue()[0]
+    answer, session = controller.connect(ticket.username, ticket.password, "aa-bb-cc-00-00-07", chap=True)
+    assert answer.code == "Access-Accept" and session is not None
+    assert RadiusSession.objects.get(ticket=ticket).stopped_at is None
+    services.cancel_ticket(hotel.actor, ticket)
+    # the sender is queued for a worker as soon as the cancel commits
+    assert DBTaskResult.objects.filter(task_path="passgate.guest.tasks.send_disconnects",
+                                       args_kwargs__args=[hotel.actor.organisation.pk]).exists()
+    assert_cut(controller, session, CutReason.CANCELLED)
+
+
+def test_expiry_cuts_the_session_the_same_way(hotel, controller):
+    ticket = hotel.issue(hotel.special, valid_from=timezone.now() - dt.timedelta(hours=1),
+                         valid_until=timezone.now() + dt.timedelta(hours=1))[0]
+    _, session = controller.connect(ticket.username, ticket.password, "aa-bb-cc-00-00-08")
+    assert services.expire_tickets(hotel.actor.organisation, now=timezone.now() + dt.timedelta(hours=2)) == (1, 1)
+    assert_cut(controller, session, CutReason.EXPIRED)
+
+
+def test_used_up_quota_cuts_the_session(hotel, controller):
+    ticket = hotel.issue()[0]  # 10 GiB
+    _, session = controller.connect(ticket.username, ticket.password, "aa-bb-cc-00-00-09")
+    assert controller.traffic(session, upload=2**30, download=4 * 2**30).code == "Accounting-Response"
+    assert not Disconnect.objects.exists()
+    controller.traffic(session, upload=0, download=5 * 2**30)
+    assert_cut(controller, session, CutReason.QUOTA)
+    assert not services.sessions_to_cut()
+
+
+def test_a_session_the_nas_does_not_know_is_answered_nak_503(hotel, nas, controller):
+    ticket = hotel.issue()[0]
+    nas.acct("Start", ticket.username, "GHOST")  # opened by radclient: unknown to the stand-in
+    services.cancel_ticket(hotel.actor, ticket)
+    assert coa.send_pending() == {"NAK": 1}
+    disconnect = Disconnect.objects.get()
+    assert (disconnect.result, disconnect.error_cause) == (DisconnectResult.NAK, 503)
+
+
+def test_a_silent_nas_is_retried_then_given_up(hotel, nas):
+    ticket = hotel.issue()[0]
+    nas.acct("Start", ticket.username, "SILENT")
+    hotel.nas.coa_port = free_udp_port()  # nobody listens there
+    hotel.nas.save(update_fields=["coa_port"])
+    services.cancel_ticket(hotel.actor, ticket)
+    for _ in range(services.MAX_DISCONNECT_ATTEMPTS):
+        assert coa.send_pending(timeout=0.05, retries=0) == {"TIMEOUT": 1}
+    disconnect = Disconnect.objects.get()
+    assert (disconnect.result, disconnect.attempts) == (DisconnectResult.GAVE_UP, services.MAX_DISCONNECT_ATTEMPTS)
+    assert not services.sessions_to_cut()
