@@ -7,12 +7,14 @@ RADIUS_TOKEN; each test's hotel stores that token's hash, so FreeRADIUS speaks f
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import socket
 import subprocess
 import time
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from pyrad import packet
@@ -284,3 +286,36 @@ def test_a_silent_nas_is_retried_then_given_up(hotel, nas):
     disconnect = Disconnect.objects.get()
     assert (disconnect.result, disconnect.attempts) == (DisconnectResult.GAVE_UP, services.MAX_DISCONNECT_ATTEMPTS)
     assert not services.sessions_to_cut()
+
+
+def test_a_stale_session_frees_its_device_slot(hotel, nas):
+    ticket = hotel.issue()[0]  # 2 devices
+    for n, mac in enumerate(["aa-00-00-00-00-01", "aa-00-00-00-00-02"]):
+        nas.acct("Start", ticket.username, f"st{n}", mac=mac, Acct_Interim_Interval=60)
+    assert nas.pap(ticket.username, ticket.password, mac="aa-00-00-00-00-03").code == "Access-Reject"
+    # the controller rebooted without telling: no interim for 3 × 60 s
+    assert services.close_stale_sessions(hotel.actor.organisation,
+                                         now=timezone.now() + dt.timedelta(seconds=181)) == 2
+    assert nas.pap(ticket.username, ticket.password, mac="aa-00-00-00-00-03").code == "Access-Accept"
+
+
+def test_a_call_from_an_address_not_configured_is_refused(hotel, nas, settings):
+    ticket = hotel.issue()[0]
+    settings.GUEST_RADIUS_FROM = ["192.0.2.10"]  # FreeRADIUS runs elsewhere: 127.0.0.1 is not it
+    answer = nas.pap(ticket.username, ticket.password)
+    assert answer.code == "Access-Reject"
+    assert "Welcome" not in answer.raw
+    ticket.refresh_from_db()
+    assert ticket.status == GuestStatus.NO_USE
+
+
+def test_passgate_radius_renders_the_database_clients_with_a_fresh_token(hotel, tmp_path):
+    target = tmp_path / "fr"
+    call_command("radius", "--dir", str(target), "--url", "http://127.0.0.1:8000", "--render-only")
+    clients = (target / "clients.conf").read_text()
+    assert "ipaddr = 127.0.0.1/32" in clients and 'secret = "radius-secret"' in clients
+    token = re.search(r'passgate_token = "([^"]+)"', clients).group(1)
+    assert [n.pk for n in services.radius_nas_clients(token)] == [hotel.nas.pk]
+    assert 'connect_uri = "http://127.0.0.1:8000"' in (target / "mods-enabled" / "rest").read_text()
+    call_command("radius", "--dir", str(target), "--url", "http://127.0.0.1:8000", "--render-only")
+    assert services.radius_nas_clients(token) == []  # the previous instance's token is revoked
