@@ -7,6 +7,7 @@ RADIUS_TOKEN; each test's hotel stores that token's hash, so FreeRADIUS speaks f
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import shutil
 import socket
@@ -20,6 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from pyrad import packet
 
 from passgate.guest import coa, radius_config, services
+from passgate.guest import demo as guest_demo
 from passgate.guest.models import CutReason, Disconnect, DisconnectResult, GuestStatus, RadiusSession
 from passgate.orgs.models import ApiToken, Role
 from passgate.orgs.services import hash_token
@@ -319,3 +321,22 @@ def test_passgate_radius_renders_the_database_clients_with_a_fresh_token(hotel, 
     assert 'connect_uri = "http://127.0.0.1:8000"' in (target / "mods-enabled" / "rest").read_text()
     call_command("radius", "--dir", str(target), "--url", "http://127.0.0.1:8000", "--render-only")
     assert services.radius_nas_clients(token) == []  # the previous instance's token is revoked
+
+
+def test_nas_sim_logs_a_crowd_in_and_accounts_its_traffic(hotel, nas):
+    tickets = hotel.issue(count=3)
+    out = io.StringIO()
+    call_command("guest", "nas-sim", "--organisation", hotel.actor.organisation.code, "--guests", "3",
+                 "--secret", SECRET, "--auth-port", str(nas.ports.auth_port), "--acct-port",
+                 str(nas.ports.acct_port), "--coa-port", "0", "--interval", "0", "--rounds", "1", stdout=out)
+    assert out.getvalue().count("Access-Accept") == 3
+    sessions = RadiusSession.objects.filter(ticket__in=tickets)
+    assert sessions.count() == 3
+    assert all(s.stopped_at is not None and s.output_octets > 0 for s in sessions)  # traffic, then logged out
+
+
+def test_the_demo_runs_freeradius_against_its_passgate():
+    said = []
+    assert guest_demo.demo_services("http://127.0.0.1:8000", said.append) == [
+        ("freeradius", ["radius", "--url", "http://127.0.0.1:8000"])]
+    assert said == []

@@ -36,6 +36,20 @@ def freeradius_binary() -> str | None:
     return shutil.which(FREERADIUS) or shutil.which(FREERADIUS, path="/usr/sbin:/sbin")
 
 
+def ensure_freeradius(say) -> bool:
+    """FreeRADIUS for the demo: present, or installed now when running as root (Debian's packages
+    through scripts/system-deps.sh), or else `say` how to add it. True when it can run."""
+    script = TEMPLATES.parents[1] / "scripts" / "system-deps.sh"
+    if freeradius_binary() is None and os.geteuid() == 0 and script.exists():
+        say("FreeRADIUS is missing: installing freeradius, freeradius-rest and freeradius-utils…")
+        subprocess.run(["bash", str(script)], check=False)
+    if freeradius_binary() is None:
+        say("FreeRADIUS is not installed, so the demo runs without it: `sudo scripts/system-deps.sh` (or "
+            "`apt-get install freeradius freeradius-rest freeradius-utils`) adds it.")
+        return False
+    return True
+
+
 def quoted(text: str) -> str:
     """A FreeRADIUS double-quoted string: backslash and quote escaped, no expansion of %{…}
     (values in clients.conf are not xlat-expanded, and the escaping keeps the quoting intact)."""
