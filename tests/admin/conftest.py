@@ -4,6 +4,7 @@ is a member of both: ADMINISTRATOR of "demo" (Europe/Paris), BOX_OFFICE of
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +17,7 @@ from django.utils import timezone
 from passgate.access import services as access
 from passgate.catalog import services as catalog
 from passgate.catalog.models import Contingent
+from passgate.guest import services as guest
 from passgate.jobs import services as jobs
 from passgate.orgs.models import Membership, Organisation, Role
 from passgate.orgs.timezones import zone_of
@@ -46,6 +48,14 @@ def build_side(catalogue, prefix: str) -> Side:
     interface = jobs.create_interface(actor, type="ECHO", name=f"{prefix}Echo", url="http://127.0.0.1:9/",
                                       username="demo", secret="s3cret-key")
     jobs.create_schedule(actor, interface=interface, function="ECHO_TICKETS")
+    # guest WiFi: a location, its NAS client, a method and a ticket
+    lobby = guest.create_location(actor, code=f"{prefix}LOBBY", name="Lobby", ssid="Guest",
+                                  portal_url="https://portal.example/")
+    guest.create_nas_client(actor, lobby, name="NAS", network="10.0.0.0/24" if prefix else "10.1.0.0/24",
+                            secret="radius")
+    day = guest.create_method(actor, lobby, code=f"{prefix}DAY", name="Day", format="SINGLE",
+                              duration=dt.timedelta(days=1))
+    guest.issue_tickets(actor, guest.IssueRequest(method=day))
     return Side(org=actor.organisation, catalogue=catalogue, venue=place)
 
 

@@ -28,7 +28,7 @@ def _actor(request: HttpRequest, permission: Permission) -> Actor:
     return actor
 
 
-class IssueIn(Schema):
+class GuestIssueIn(Schema):
     method: Text = Field(description="Access method code.", max_length=40)
     count: int = Field(1, ge=1, le=services.MAX_COUNT)
     type: Literal[tuple(TicketType.values)] = "API"  # type: ignore[valid-type]
@@ -45,7 +45,7 @@ class IssueIn(Schema):
     deliver: list[Literal["EMAIL", "SMS"]] = Field(default_factory=list)
 
 
-class SessionOut(Schema):
+class GuestSessionOut(Schema):
     unique_id: str
     nas: str | None
     nas_ip: str | None
@@ -59,7 +59,7 @@ class SessionOut(Schema):
     terminate_cause: str
 
 
-class TicketOut(Schema):
+class GuestTicketOut(Schema):
     serial: str
     created_at: dt.datetime
     user_id: str
@@ -83,23 +83,23 @@ class TicketOut(Schema):
     download: int | None = None
 
 
-class IssueOut(Schema):
+class GuestIssueOut(Schema):
     created: bool
     client_reference: str | None
-    tickets: list[TicketOut]
+    tickets: list[GuestTicketOut]
     delivered: list[str]
 
 
-class TicketPage(Schema):
-    items: list[TicketOut]
+class GuestTicketPage(Schema):
+    items: list[GuestTicketOut]
     next_cursor: str | None
 
 
-class TicketDetail(TicketOut):
-    sessions: list[SessionOut]
+class GuestTicketDetail(GuestTicketOut):
+    sessions: list[GuestSessionOut]
 
 
-class ListQuery(Schema):
+class GuestListQuery(Schema):
     serial: Text | None = Field(None, max_length=16)
     user_id: Text | None = Field(None, max_length=254)
     username: Text | None = Field(None, max_length=64)
@@ -116,18 +116,18 @@ class ListQuery(Schema):
     limit: Limit = 100
 
 
-class CancelOut(Schema):
-    ticket: TicketOut
+class GuestCancelOut(Schema):
+    ticket: GuestTicketOut
     disconnects: int
     message: str
 
 
-class ResendIn(Schema):
+class GuestResendIn(Schema):
     channel: Literal["EMAIL", "SMS"]
     to: Text | None = Field(None, max_length=254)
 
 
-class ResendOut(Schema):
+class GuestResendOut(Schema):
     channel: str
     to: str
 
@@ -153,9 +153,9 @@ def _ticket(actor: Actor, serial: str) -> GuestTicket:
     return listing.one(actor.organisation, serial)
 
 
-@router.post("/tickets", response=responses(IssueOut, 201, **{"200": IssueOut}), operation_id="issue_guest_tickets",
+@router.post("/tickets", response=responses(GuestIssueOut, 201, **{"200": GuestIssueOut}), operation_id="issue_guest_tickets",
              summary="Issue guest WiFi tickets")
-def issue(request: HttpRequest, payload: IssueIn) -> Any:
+def issue(request: HttpRequest, payload: GuestIssueIn) -> Any:
     actor = _actor(request, Permission.SELL)
     method = scoped_get(actor, AccessMethod, "method", code=payload.method)
     org = actor.organisation
@@ -178,22 +178,22 @@ def issue(request: HttpRequest, payload: IssueIn) -> Any:
         "tickets": [ticket_out(t) for t in issued.tickets], "delivered": delivered})
 
 
-@router.get("/tickets", response=responses(TicketPage), operation_id="list_guest_tickets",
+@router.get("/tickets", response=responses(GuestTicketPage), operation_id="list_guest_tickets",
             summary="The issued list, with the seed's filters")
-def list_tickets(request: HttpRequest, query: Query[ListQuery]) -> Any:
+def list_tickets(request: HttpRequest, query: Query[GuestListQuery]) -> Any:
     actor = _actor(request, Permission.VIEW)
     qs = listing.filtered(actor.organisation, query.dict(exclude={"cursor", "limit"}))
     return paginate(qs, query.cursor, query.limit, ticket_out)
 
 
 @router.get("/tickets.csv", operation_id="export_guest_tickets", summary="The issued list as CSV (same filters)")
-def export(request: HttpRequest, query: Query[ListQuery]) -> HttpResponse:
+def export(request: HttpRequest, query: Query[GuestListQuery]) -> HttpResponse:
     actor = _actor(request, Permission.VIEW)
     qs = listing.filtered(actor.organisation, query.dict(exclude={"cursor", "limit"}))
     return listing.csv_response(qs)
 
 
-@router.get("/tickets/{serial}", response=responses(TicketDetail), operation_id="get_guest_ticket",
+@router.get("/tickets/{serial}", response=responses(GuestTicketDetail), operation_id="get_guest_ticket",
             summary="One ticket with its connections")
 def get_ticket(request: HttpRequest, serial: str) -> Any:
     actor = _actor(request, Permission.VIEW)
@@ -202,7 +202,7 @@ def get_ticket(request: HttpRequest, serial: str) -> Any:
                                                ticket.sessions.select_related("nas").order_by("-started_at")]}
 
 
-@router.post("/tickets/{serial}/cancel", response=responses(CancelOut), operation_id="cancel_guest_ticket",
+@router.post("/tickets/{serial}/cancel", response=responses(GuestCancelOut), operation_id="cancel_guest_ticket",
              summary="Cancel a ticket and cut its open sessions")
 def cancel(request: HttpRequest, serial: str) -> Any:
     actor = _actor(request, Permission.SELL)
@@ -212,9 +212,9 @@ def cancel(request: HttpRequest, serial: str) -> Any:
     return {"ticket": ticket_out(ticket), "disconnects": len(cuts), "message": listing.cancel_message(ticket, cuts)}
 
 
-@router.post("/tickets/{serial}/resend", response=responses(ResendOut), operation_id="resend_guest_ticket",
+@router.post("/tickets/{serial}/resend", response=responses(GuestResendOut), operation_id="resend_guest_ticket",
              summary="Send the credentials again by e-mail or SMS")
-def resend(request: HttpRequest, serial: str, payload: ResendIn) -> Any:
+def resend(request: HttpRequest, serial: str, payload: GuestResendIn) -> Any:
     actor = _actor(request, Permission.SELL)
     ticket = _ticket(actor, serial)
     return {"channel": payload.channel, "to": delivery.deliver(ticket, payload.channel, payload.to)}
