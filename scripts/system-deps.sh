@@ -2,7 +2,7 @@
 # Installs the Debian packages that tests drive for real, when they are missing.
 # Needs root (as on CI); otherwise says what to install and carries on.
 set -euo pipefail
-want=(chromium poppler-utils zbar-tools)
+want=(chromium poppler-utils zbar-tools freeradius freeradius-rest freeradius-utils)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -46,3 +46,14 @@ def load_demo(organisation, actor) -> None:
     services.account(nas, services.AccountingRecord(status_type="Interim-Update", unique_id=uid,
                                                     username=in_use.username, session_time=600,
                                                     input_octets=12_000_000, output_octets=240_000_000))
+
+
+def demo_services(base_url: str, say) -> list[tuple[str, list[str]]]:
+    """Processes the demo runs for guest WiFi: FreeRADIUS rendered against the demo's passgate
+    (auth 127.0.0.1:18120, acct 18130; the demo controller's secret is DEMO_NAS_SECRET)."""
+    from .radius_config import ensure_freeradius
+
+    if not ensure_freeradius(say):
+        return []
+    return [("freeradius", ["radius", "--url", base_url])]
+

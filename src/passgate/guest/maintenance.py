@@ -7,6 +7,7 @@ from __future__ import annotations
 EXPIRE = "GUEST_EXPIRE"
 STALE = "GUEST_CLOSE_STALE"
 PURGE = "GUEST_PURGE_EXTRA"
+DISCONNECT = "GUEST_SEND_DISCONNECTS"
 
 
 def expire(ctx) -> None:
@@ -17,6 +18,17 @@ def expire(ctx) -> None:
         return
     tickets, cuts = expire_tickets(ctx.organisation)
     ctx.summary = f"{tickets} ticket(s) expired, {cuts} session(s) to disconnect"
+
+
+def send_disconnects(ctx) -> None:
+    from .coa import send_pending
+
+    if ctx.simulation:
+        ctx.summary = "simulation: nothing sent"
+        return
+    answers = send_pending(ctx.organisation)
+    ctx.summary = (f"{answers['ACK']} Disconnect-ACK, {answers['NAK']} Disconnect-NAK, "
+                   f"{answers['TIMEOUT']} unanswered (retried next run)")
 
 
 def close_stale(ctx) -> None:
@@ -56,6 +68,11 @@ def register() -> None:
         name=EXPIRE, label="Guest WiFi: expire tickets and cut their sessions", run=expire,
         default_frequency_minutes=1, description="Tickets past their expiry become EXPIRED; their open sessions "
                                                  "get a Disconnect-Request.", **common))
+    register_function(SYSTEM_TYPE, FunctionSpec(
+        name=DISCONNECT, label="Guest WiFi: send the Disconnect-Requests owed", run=send_disconnects,
+        default_frequency_minutes=1, description="Each open session of a cancelled, expired or used-up ticket gets "
+                                                 "a Disconnect-Request (RFC 5176) at its NAS; unanswered ones are "
+                                                 "retried, each ACK or NAK is recorded.", **common))
     register_function(SYSTEM_TYPE, FunctionSpec(
         name=STALE, label="Guest WiFi: close stale sessions", run=close_stale, default_frequency_minutes=5,
         description="Sessions with no accounting for 3× their interim interval are closed and free their "

@@ -42,6 +42,7 @@ from .models import (
     RadiusSession,
     TicketType,
 )
+from .tasks import send_disconnects_after_commit
 
 # No 0/O, 1/l/I: credentials are read off paper and typed on phones.
 CREDENTIAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -441,6 +442,8 @@ def cut_sessions(sessions: Iterable[RadiusSession], reason: str, now: dt.datetim
         made.append(Disconnect.objects.create(organisation_id=session.organisation_id, session=session,
                                               nas_id=session.nas_id, reason=reason, attributes=attributes,
                                               requested_at=now))
+    for organisation_id in {d.organisation_id for d in made}:
+        send_disconnects_after_commit(organisation_id)
     return made
 
 

@@ -47,6 +47,15 @@ class Command(BaseCommand):
             services.append(supervisor.Service(
                 f"sandbox {name}", supervisor.passgate_argv("sandbox", name, "--port", str(sandbox_port), "--demo")))
 
+        # rooms may run processes of their own: `demo_services(base_url, say)` in `<room>/demo.py`
+        for room in demo.DEMO_ROOMS:
+            try:
+                module = importlib.import_module(f"{room}.demo")
+            except ModuleNotFoundError:
+                continue
+            for name, args in getattr(module, "demo_services", lambda *_: [])(base, self.stderr.write):
+                services.append(supervisor.Service(name, supervisor.passgate_argv(*args)))
+
         def ready():
             user, password = demo.DEMO_ADMIN
             names = ", ".join(s.name for s in services)
