@@ -16,6 +16,7 @@ from passgate.guest.models import Disconnect, GuestTicket
 from passgate.orgs.models import Membership, Role
 from passgate.orgs.services import Actor
 from tests.guest.conftest import Hotel, Radius
+from tests.pdf_tools import needs_pdf_tools, qr_codes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,6 +26,7 @@ def hotel(org):
     return Hotel(Actor.system(org, "setup"))
 
 
+@needs_pdf_tools
 def test_operator_issues_prints_filters_and_cancels(live_server, page, hotel, org):
     user = get_user_model().objects.create_user("frontdesk", password="s3cret-pass", is_staff=True)
     Membership.objects.create(user=user, organisation=org, role=Role.BOX_OFFICE)
@@ -53,6 +55,9 @@ def test_operator_issues_prints_filters_and_cancels(live_server, page, hotel, or
     pdf = page.request.get(live_server.url + slip_href)
     text = pypdf.PdfReader(io.BytesIO(pdf.body())).pages[0].extract_text()
     assert ticket.username in text and ticket.password in text and "Hotel-Guest" in text
+    # the slip's QR logs the phone in: the portal's URL carrying the credentials (read as a phone would)
+    [code] = qr_codes(pdf.body())
+    assert code == f"https://portal.example/login?username={ticket.username}&password={ticket.password}"
 
     # the guest logs in: the access point's accounting reaches passgate over HTTP
     radius = Radius(hotel.token)
