@@ -104,13 +104,14 @@ def build_world(url: str, devices: int) -> list[str]:
     product = catalog.create(actor, Product, season=season, code="PASS", name="City pass", family=Family.OPEN_PASS,
                              validity=Validity.FROM_FIRST_CONTROL, validity_hours=48)
     catalog.create(actor, Tariff, product=product, code="ADULT", name="Adult", price=Decimal("0"))
-    interface = jobs.create_interface(actor, type="OTIPASS", name="Otipass", url=f"{url}/api/{PROJECT}",
+    sector = access.create_sector(actor, "CITY", "City museum")
+    access.add_rule(actor, sector, product)
+    # saving the mapping links the sector to the interface
+    jobs.create_interface(actor, type="OTIPASS", name="Otipass", url=f"{url}/api/{PROJECT}",
                                       username=USER, secret=KEY, parameters_text=json.dumps({
                                           "NumType": "numeric", "sectorInfos": {"CITY": {
                                               "OtipassServiceId": SERVICE, "OtipassPSpaceId": f"PROVIDER#{SERVICE}",
                                               "seasonCode": "B26", "productCode": "PASS"}}}))
-    sector = access.create_sector(actor, "CITY", "City museum", interface=interface)
-    access.add_rule(actor, sector, product)
     tokens = []
     for d in range(devices):
         door = access.create_door(actor, sector, f"G{d}", f"Gate {d}")
