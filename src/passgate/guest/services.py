@@ -805,6 +805,11 @@ def _quota_check(organisation_id: int, uid: str, now: dt.datetime) -> str:
 
 # ---------------------------------------------------------------- the issued list
 
+def ticket_sessions(ticket: GuestTicket, limit: int = 200) -> list[RadiusSession]:
+    """A ticket's connections, newest first (its page shows them, and refreshes them live)."""
+    return list(ticket.sessions.select_related("nas").order_by("-started_at", "-pk")[:limit])
+
+
 def usage_annotations() -> dict[str, Any]:
     """Connections, accumulated session time, upload and download of each ticket (subqueries, so
     filters and pagination do not multiply rows)."""
