@@ -10,7 +10,7 @@ from passgate.guest import services
 from passgate.guest.models import GuestTicket, NasClient
 from passgate.jobs.secrets import decrypt
 from passgate.orgs.models import Role
-from passgate.orgs.services import ensure_user, set_membership
+from passgate.orgs.services import Actor, ensure_user, set_membership
 
 
 @pytest.fixture
@@ -70,3 +70,28 @@ def test_nas_secret_is_write_only(hotel, desk):
     assert services.nas_secret(NasClient.objects.get(pk=hotel.nas.pk)) == "radius-secret"
     desk.post(f"/admin/guest/nasclient/{hotel.nas.pk}/change/", {**data, "secret": "new-one"})
     assert decrypt(NasClient.objects.get(pk=hotel.nas.pk).secret_encrypted) == "new-one"
+
+
+def test_the_sessions_fragment_follows_accounting_and_stays_in_its_organisation(hotel, radius, desk, other_org):
+    ticket = hotel.issue()[0]
+    page = desk.get(f"/admin/guest/guestticket/{ticket.pk}/change/")
+    url = f"/admin/guest/guestticket/{ticket.pk}/sessions/"
+    assert f'data-url="{url}"'.encode() in page.content and b"guest/sessions-live.js" in page.content
+    empty = desk.get(url)
+    assert empty.status_code == 200 and b"<table>" in empty.content and b"aa-bb-cc-00-00-01" not in empty.content
+    radius.acct("Start", ticket.username, "live1", Framed_IP_Address="10.1.2.3")
+    started = desk.get(url).content
+    assert b"aa-bb-cc-00-00-01" in started and b"10.1.2.3" in started and b"open" in started
+    radius.acct("Interim-Update", ticket.username, "live1", Acct_Session_Time=125, Acct_Output_Octets=3 * 2**30)
+    updated = desk.get(url).content
+    assert updated != started and b"3.0 GiB" in updated and b"0:02:05" in updated
+    radius.acct("Stop", ticket.username, "live1", Acct_Session_Time=130, Acct_Terminate_Cause="User-Request")
+    assert b"User-Request" in desk.get(url).content
+
+    stranger = ensure_user("stranger", "pw-stranger-123")
+    set_membership(Actor.system(other_org, "other-admin"), stranger, Role.ADMINISTRATOR)
+    client = Client()
+    client.force_login(stranger)
+    assert client.get(url).status_code == 404
+    assert Client().get(url).status_code == 302  # not logged in: the admin's login page
+    assert "no-store" in desk.get(url)["Cache-Control"]  # polled: never a cached copy

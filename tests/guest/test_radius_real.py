@@ -22,7 +22,14 @@ from pyrad import packet
 
 from passgate.guest import coa, radius_config, services
 from passgate.guest import demo as guest_demo
-from passgate.guest.models import CutReason, Disconnect, DisconnectResult, GuestStatus, RadiusSession
+from passgate.guest.models import (
+    CutReason,
+    Disconnect,
+    DisconnectResult,
+    GuestStatus,
+    RadiusSession,
+    RequestKind,
+)
 from passgate.orgs.models import ApiToken, Role
 from passgate.orgs.services import hash_token
 from sandboxes.nas import NasStandIn
@@ -266,6 +273,32 @@ def test_used_up_quota_cuts_the_session(hotel, controller):
     controller.traffic(session, upload=0, download=5 * 2**30)
     assert_cut(controller, session, CutReason.QUOTA)
     assert not services.sessions_to_cut()
+
+
+def test_a_quota_running_low_sends_one_coa_the_nas_acks_and_applies(hotel, controller):
+    ticket = hotel.issue()[0]  # 10 GiB
+    _, session = controller.connect(ticket.username, ticket.password, "aa-bb-cc-00-00-0a")
+    assert int(session.limits["ChilliSpot-Max-Total-Octets"][0]) == 2 * 2**30  # 10 GiB − 2 gigawords
+    controller.traffic(session, upload=2**29, download=9 * 2**30)  # 9.5 GiB used: 5 % left
+    record = Disconnect.objects.get()
+    assert (record.kind, record.reason) == (RequestKind.COA, CutReason.QUOTA_LOW)
+    assert coa.send_pending() == {"ACK": 1}
+    record.refresh_from_db()
+    assert (record.result, record.attempts, record.error_cause) == (DisconnectResult.ACK, 1, None)
+    received = controller.received[-1]
+    assert received["code"] == packet.CoARequest
+    assert received["User-Name"] == [session.username] and received["Acct-Session-Id"] == [session.session_id]
+    assert received["Calling-Station-Id"] == [session.mac] and received["NAS-IP-Address"] == ["127.0.0.1"]
+    # the session's own allowance: its 9.5 GiB plus the 0.5 GiB left = 10 GiB = 2 GiB + 2 gigawords
+    assert received["ChilliSpot-Max-Total-Octets"] == [2 * 2**30]
+    assert received["ChilliSpot-Max-Total-Gigawords"] == [2]
+    assert received["Session-Timeout"] == [record.attributes["Session-Timeout"]]
+    # the stand-in honoured it: same session, new limits, still connected
+    assert controller.sessions[session.session_id].limits["Session-Timeout"] == received["Session-Timeout"]
+    assert session.limits["ChilliSpot-Max-Total-Gigawords"] == [2]
+    assert RadiusSession.objects.get(ticket=ticket).stopped_at is None
+    controller.traffic(session, upload=0, download=2**20)  # another interim, still low: no second CoA
+    assert Disconnect.objects.count() == 1 and not services.sessions_to_cut()
 
 
 def test_a_session_the_nas_does_not_know_is_answered_nak_503(hotel, nas, controller):

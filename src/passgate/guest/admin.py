@@ -29,6 +29,8 @@ from .models import (
     TicketType,
 )
 
+LIVE_REFRESH_SECONDS = 5
+
 
 def _human_bytes(n: int | None) -> str:
     n = n or 0
@@ -37,6 +39,19 @@ def _human_bytes(n: int | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
+
+
+def sessions_fragment(ticket: GuestTicket) -> str:
+    """NAS, MAC, IP, start, stop, time, up, down, terminate cause of a ticket's sessions, newest first."""
+    rows = services.ticket_sessions(ticket)
+    body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                                "<td>{}</td><td>{}</td><td>{}</td></tr>",
+                            ((s.nas or s.nas_ip, s.calling_station, s.framed_ip or "", s.started_at,
+                              s.stopped_at or "open", dt.timedelta(seconds=s.session_time),
+                              _human_bytes(s.input_octets), _human_bytes(s.output_octets), s.terminate_cause)
+                             for s in rows))
+    return format_html("<table><tr><th>NAS</th><th>MAC</th><th>IP</th><th>start</th><th>stop</th>"
+                       "<th>time</th><th>up</th><th>down</th><th>cause</th></tr>{}</table>", body)
 
 
 @admin.register(Location)
@@ -162,15 +177,20 @@ class GuestTicketAdmin(OrgScopedAdmin):
 
     @admin.display(description="connections")
     def sessions_table(self, obj):
-        rows = obj.sessions.select_related("nas").order_by("-started_at")[:200]
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                                    "<td>{}</td><td>{}</td><td>{}</td></tr>",
-                                ((s.nas or s.nas_ip, s.calling_station, s.framed_ip or "", s.started_at,
-                                  s.stopped_at or "open", dt.timedelta(seconds=s.session_time),
-                                  _human_bytes(s.input_octets), _human_bytes(s.output_octets), s.terminate_cause)
-                                 for s in rows))
-        return format_html("<table><tr><th>NAS</th><th>MAC</th><th>IP</th><th>start</th><th>stop</th>"
-                           "<th>time</th><th>up</th><th>down</th><th>cause</th></tr>{}</table>", body)
+        """The ticket's sessions; static/guest/sessions-live.js refreshes it from sessions_view."""
+        url = reverse("admin:guest_guestticket_sessions", args=[obj.pk])
+        return format_html('<div id="guest-sessions" data-url="{}" data-interval="{}">{}</div>', url,
+                           LIVE_REFRESH_SECONDS, sessions_fragment(obj))
+
+    class Media:
+        js = ["guest/sessions-live.js"]
+
+    def sessions_view(self, request, pk):
+        """The sessions table alone (an HTML fragment), for the change page to poll."""
+        ticket = self.get_queryset(request).filter(pk=pk).first()
+        if ticket is None:
+            return HttpResponse("no such ticket", status=404)
+        return HttpResponse(sessions_fragment(ticket))  # admin_view marks it never_cache
 
     # -- operations
     @admin.action(description="Cancel (cuts their open sessions)", permissions=["add"])
@@ -250,7 +270,9 @@ class GuestTicketAdmin(OrgScopedAdmin):
         return TemplateResponse(request, "admin/guest/create_ticket.html", context)
 
     def get_urls(self):
-        urls = [path("<int:pk>/slip.pdf", self.admin_site.admin_view(self.slip_view), name="guest_guestticket_slip")]
+        urls = [path("<int:pk>/slip.pdf", self.admin_site.admin_view(self.slip_view), name="guest_guestticket_slip"),
+                path("<int:pk>/sessions/", self.admin_site.admin_view(self.sessions_view),
+                     name="guest_guestticket_sessions")]
         return urls + super().get_urls()
 
     def slip_view(self, request, pk):

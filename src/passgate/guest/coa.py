@@ -1,4 +1,4 @@
-"""The RFC 5176 sender: carries the pending Disconnect-Requests (services.sessions_to_cut) to
+"""The RFC 5176 sender: carries the pending Disconnect- and CoA-Requests (services.sessions_to_cut) to
 each session's NAS over UDP with its shared secret, and records each ACK, NAK (with its
 Error-Cause) or timeout (retried by the next run until services.MAX_DISCONNECT_ATTEMPTS)."""
 
@@ -12,6 +12,7 @@ from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
 
 from . import services
+from .models import RequestKind
 
 DICTIONARY_FILE = Path(__file__).with_name("radius.dictionary")
 _dictionary: Dictionary | None = None
@@ -25,12 +26,14 @@ def dictionary() -> Dictionary:
 
 
 def disconnect(order: services.DisconnectOrder, *, timeout: float = 1.0, retries: int = 2) -> tuple[str, int | None]:
-    """One Disconnect-Request (resent `retries` times on silence): ("ACK"|"NAK"|"TIMEOUT", Error-Cause)."""
+    """One Disconnect-Request, or CoA-Request for an order of kind COA (resent `retries` times on
+    silence): ("ACK"|"NAK"|"TIMEOUT", Error-Cause)."""
     client = Client(server=order.nas_host, coaport=order.port, secret=order.secret.encode(), dict=dictionary())
     client.timeout, client.retries = timeout, retries + 1
-    request = client.CreateCoAPacket(code=packet.DisconnectRequest)
+    code = packet.CoARequest if order.kind == RequestKind.COA else packet.DisconnectRequest
+    request = client.CreateCoAPacket(code=code)
     for name, value in order.attributes.items():
-        if value:
+        if value is not None and value != "":  # 0 is a value (octets at a multiple of 4 GiB)
             request[name] = value
     try:
         reply = client.SendPacket(request)
@@ -52,7 +55,7 @@ def error_cause(reply: packet.Packet) -> int | None:
 
 
 def send_pending(organisation=None, *, timeout: float = 1.0, retries: int = 2) -> Counter:
-    """Send every pending Disconnect-Request (of one organisation, or all); counts by answer."""
+    """Send every pending Disconnect-Request and CoA-Request (of one organisation, or all); counts by answer."""
     answers: Counter = Counter()
     for order in services.sessions_to_cut(organisation):
         answer, cause = disconnect(order, timeout=timeout, retries=retries)

@@ -27,7 +27,7 @@ def send_disconnects(ctx) -> None:
         ctx.summary = "simulation: nothing sent"
         return
     answers = send_pending(ctx.organisation)
-    ctx.summary = (f"{answers['ACK']} Disconnect-ACK, {answers['NAK']} Disconnect-NAK, "
+    ctx.summary = (f"{answers['ACK']} ACK, {answers['NAK']} NAK (Disconnect or CoA), "
                    f"{answers['TIMEOUT']} unanswered (retried next run)")
 
 
@@ -69,9 +69,10 @@ def register() -> None:
         default_frequency_minutes=1, description="Tickets past their expiry become EXPIRED; their open sessions "
                                                  "get a Disconnect-Request.", **common))
     register_function(SYSTEM_TYPE, FunctionSpec(
-        name=DISCONNECT, label="Guest WiFi: send the Disconnect-Requests owed", run=send_disconnects,
+        name=DISCONNECT, label="Guest WiFi: send the Disconnect/CoA-Requests owed", run=send_disconnects,
         default_frequency_minutes=1, description="Each open session of a cancelled, expired or used-up ticket gets "
-                                                 "a Disconnect-Request (RFC 5176) at its NAS; unanswered ones are "
+                                                 "a Disconnect-Request (RFC 5176) at its NAS, one whose quota runs "
+                                                 "low a CoA-Request with what is left; unanswered ones are "
                                                  "retried, each ACK or NAK is recorded.", **common))
     register_function(SYSTEM_TYPE, FunctionSpec(
         name=STALE, label="Guest WiFi: close stale sessions", run=close_stale, default_frequency_minutes=5,

@@ -211,20 +211,27 @@ class CutReason(models.TextChoices):
     CANCELLED = "CANCELLED", "ticket cancelled"
     EXPIRED = "EXPIRED", "ticket expired"
     QUOTA = "QUOTA", "data quota used"
+    QUOTA_LOW = "QUOTA_LOW", "data quota running low"
+
+
+class RequestKind(models.TextChoices):
+    DISCONNECT = "DISCONNECT", "Disconnect-Request"
+    COA = "COA", "CoA-Request"
 
 
 class DisconnectResult(models.TextChoices):
     PENDING = "PENDING", "to send"
-    ACK = "ACK", "Disconnect-ACK"
-    NAK = "NAK", "Disconnect-NAK"
+    ACK = "ACK", "ACK"
+    NAK = "NAK", "NAK"
     GAVE_UP = "GAVE_UP", "gave up"
 
 
 class Disconnect(OrgScoped):
-    """A Disconnect-Request (RFC 5176) owed to a NAS for one open session; the sender records
-    each attempt's answer here."""
+    """A Disconnect-Request, or a CoA-Request carrying new limits (RFC 5176), owed to a NAS for one
+    open session; the sender records each attempt's answer here."""
 
     session = models.ForeignKey(RadiusSession, on_delete=models.CASCADE, related_name="disconnects")
+    kind = models.CharField(max_length=10, choices=RequestKind.choices, default=RequestKind.DISCONNECT)
     nas = models.ForeignKey(NasClient, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     reason = models.CharField(max_length=10, choices=CutReason.choices)
     attributes = models.JSONField(default=dict)
@@ -235,5 +242,5 @@ class Disconnect(OrgScoped):
     error_cause = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["session"], condition=Q(result="PENDING"),
-                                               name="guest_one_pending_disconnect")]
+        constraints = [models.UniqueConstraint(fields=["session", "kind"], condition=Q(result="PENDING"),
+                                               name="guest_one_pending_request_per_kind")]

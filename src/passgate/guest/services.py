@@ -40,6 +40,7 @@ from .models import (
     Location,
     NasClient,
     RadiusSession,
+    RequestKind,
     TicketType,
 )
 from .tasks import send_disconnects_after_commit
@@ -53,6 +54,10 @@ SERIAL_LENGTH = 10
 DEFAULT_INTERIM = 300
 STALE_FACTOR = 3
 MAX_DISCONNECT_ATTEMPTS = 5
+# A quota "runs low" when what is left falls to LOW_QUOTA_PERCENT % of it or below: the ticket's open
+# sessions then get one CoA-Request with their new limits (once per ticket: usage only grows).
+LOW_QUOTA_PERCENT = 10
+UINT32 = 2**32
 MAX_COUNT = 100_000
 EXTRA_TYPES = {"text", "email", "phone", "number", "date"}
 # Ticket types issued by hand for each method format; automatic channels (API, PAYPAL, SMS,
@@ -432,15 +437,63 @@ def cut_sessions(sessions: Iterable[RadiusSession], reason: str, now: dt.datetim
     for session in sessions:
         if session.stopped_at is not None:
             continue
-        attributes = {"User-Name": session.username, "Acct-Session-Id": session.acct_session_id}
-        if session.nas_ip:
-            attributes["NAS-IP-Address"] = session.nas_ip
-        if session.calling_station:
-            attributes["Calling-Station-Id"] = session.calling_station
-        if Disconnect.objects.filter(session=session, result=DisconnectResult.PENDING).exists():
+        attributes = _identity(session)
+        if Disconnect.objects.filter(session=session, kind=RequestKind.DISCONNECT,
+                                     result=DisconnectResult.PENDING).exists():
             continue
         made.append(Disconnect.objects.create(organisation_id=session.organisation_id, session=session,
                                               nas_id=session.nas_id, reason=reason, attributes=attributes,
+                                              requested_at=now))
+    for organisation_id in {d.organisation_id for d in made}:
+        send_disconnects_after_commit(organisation_id)
+    return made
+
+
+def _identity(session: RadiusSession) -> dict[str, Any]:
+    """The attributes that name a session to its NAS (RFC 5176 §3)."""
+    attributes: dict[str, Any] = {"User-Name": session.username, "Acct-Session-Id": session.acct_session_id}
+    if session.nas_ip:
+        attributes["NAS-IP-Address"] = session.nas_ip
+    if session.calling_station:
+        attributes["Calling-Station-Id"] = session.calling_station
+    return attributes
+
+
+def coa_limits(session: RadiusSession, seconds_left: int | None, bytes_left: int) -> dict[str, int]:
+    """The new limits of one open session, as its NAS counts them: a hotspot (coova-chilli and its
+    kin) compares Session-Timeout and ChilliSpot-Max-Total-Octets with what *this session* has
+    used since it started, so each is the session's own use so far plus what the ticket has left.
+    Octets past 4 GiB go in ChilliSpot-Max-Total-Gigawords, as in the authorize reply."""
+    limits: dict[str, int] = {}
+    if seconds_left is not None:
+        limits["Session-Timeout"] = min(session.session_time + max(seconds_left, 0), UINT32 - 1)
+    total = session.input_octets + session.output_octets + max(bytes_left, 0)
+    limits["ChilliSpot-Max-Total-Octets"] = total % UINT32
+    if total >= UINT32:
+        limits["ChilliSpot-Max-Total-Gigawords"] = total // UINT32
+    return limits
+
+
+def quota_runs_low(quota_bytes: int, used: int) -> bool:
+    """Little data left (LOW_QUOTA_PERCENT % of the quota or less), but not none: none is a Disconnect."""
+    left = quota_bytes - used
+    return 0 < left and left * 100 <= quota_bytes * LOW_QUOTA_PERCENT
+
+
+def change_limits(ticket_id: int, bytes_left: int, now: dt.datetime) -> list[Disconnect]:
+    """A pending CoA-Request with what is left for each open session of a ticket whose quota runs
+    low, once per ticket (a ticket that already had one gets none: the threshold is crossed once,
+    and sessions opened since were told the bytes left by their Access-Accept)."""
+    if Disconnect.objects.filter(session__ticket_id=ticket_id, kind=RequestKind.COA).exists():
+        return []
+    ticket = GuestTicket.objects.only("expires_at").get(pk=ticket_id)
+    seconds_left = int((ticket.expires_at - now).total_seconds()) if ticket.expires_at else None
+    made = []
+    for session in _open_sessions([ticket_id]):
+        attributes = {**_identity(session), **coa_limits(session, seconds_left, bytes_left)}
+        made.append(Disconnect.objects.create(organisation_id=session.organisation_id, session=session,
+                                              nas_id=session.nas_id, kind=RequestKind.COA,
+                                              reason=CutReason.QUOTA_LOW, attributes=attributes,
                                               requested_at=now))
     for organisation_id in {d.organisation_id for d in made}:
         send_disconnects_after_commit(organisation_id)
@@ -507,19 +560,21 @@ def purge_extra_fields(organisation: Organisation, now: dt.datetime | None = Non
 
 @dataclass(frozen=True)
 class DisconnectOrder:
-    """What the RFC 5176 sender needs for one Disconnect-Request."""
+    """What the RFC 5176 sender needs for one Disconnect-Request or CoA-Request."""
 
     disconnect_id: int
     nas_host: str
     port: int
     secret: str
-    attributes: dict[str, str]
+    attributes: dict[str, Any]
     attempts: int
+    kind: str = RequestKind.DISCONNECT
 
 
 def sessions_to_cut(organisation: Organisation | None = None) -> list[DisconnectOrder]:
-    """Pending Disconnect-Requests with their NAS address, port, shared secret and the session's
-    identifying attributes (User-Name, Acct-Session-Id, NAS-IP-Address, Calling-Station-Id)."""
+    """Pending Disconnect-Requests and CoA-Requests with their NAS address, port, shared secret and
+    the session's identifying attributes (User-Name, Acct-Session-Id, NAS-IP-Address,
+    Calling-Station-Id; a CoA adds the new limits)."""
     qs = Disconnect.objects.filter(result=DisconnectResult.PENDING).select_related("nas", "session")
     if organisation is not None:
         qs = qs.filter(organisation=organisation)
@@ -528,7 +583,7 @@ def sessions_to_cut(organisation: Organisation | None = None) -> list[Disconnect
         host = d.session.nas_ip or (str(ipaddress.ip_network(d.nas.network).network_address) if d.nas else "")
         orders.append(DisconnectOrder(disconnect_id=d.pk, nas_host=host, port=d.nas.coa_port if d.nas else 3799,
                                       secret=nas_secret(d.nas) if d.nas else "", attributes=dict(d.attributes),
-                                      attempts=d.attempts))
+                                      attempts=d.attempts, kind=d.kind))
     return orders
 
 
@@ -733,17 +788,27 @@ def _used_bytes() -> Subquery:
 
 
 def _quota_check(organisation_id: int, uid: str, now: dt.datetime) -> str:
-    """After an interim: a ticket whose quota is used up has its open sessions cut."""
+    """After an interim: a ticket whose quota is used up has its open sessions cut; one whose
+    quota runs low has them told what is left (a CoA-Request, once)."""
     row = (GuestTicket.objects.filter(organisation_id=organisation_id, sessions__unique_id=uid,
                                       quota_bytes__isnull=False)
            .annotate(used=Coalesce(_used_bytes(), 0)).values("pk", "quota_bytes", "used").first())
-    if row is None or row["used"] < row["quota_bytes"]:
+    if row is None:
+        return "updated"
+    if quota_runs_low(row["quota_bytes"], row["used"]):
+        return "quota low" if change_limits(row["pk"], row["quota_bytes"] - row["used"], now) else "updated"
+    if row["used"] < row["quota_bytes"]:
         return "updated"
     cut_sessions(_open_sessions([row["pk"]]), CutReason.QUOTA, now)
     return "quota used"
 
 
 # ---------------------------------------------------------------- the issued list
+
+def ticket_sessions(ticket: GuestTicket, limit: int = 200) -> list[RadiusSession]:
+    """A ticket's connections, newest first (its page shows them, and refreshes them live)."""
+    return list(ticket.sessions.select_related("nas").order_by("-started_at", "-pk")[:limit])
+
 
 def usage_annotations() -> dict[str, Any]:
     """Connections, accumulated session time, upload and download of each ticket (subqueries, so
