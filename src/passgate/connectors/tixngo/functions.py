@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from django.db import transaction
@@ -275,7 +275,17 @@ def _retire_reprinted(ctx: RunContext, client: TixngoClient, reprints: list[tupl
                           message="reprinted: waiting for TIXnGO to confirm the deletion of the previous barcode "
                                   "(feedback), then re-injected to its last holder") for t, _ in waiting)
     to_delete = [t for t, _ in reprints if t.wallet.wallet_status != WalletStatus.DELETION_PENDING]
-    for chunk in _chunks(to_delete, size):
+    _delete_from_wallet(ctx, client, to_delete, size, lambda t, r: ItemRecord(
+        "SKIPPED", t, partner_code=r.status,
+        message="reprinted: the previous barcode's deletion was asked; re-injected to its last holder once "
+                "feedback confirms it"))
+
+
+def _delete_from_wallet(ctx: RunContext, client: TixngoClient, tickets: list[Ticket], size: int,
+                        done: Callable[[Ticket, ItemResult], ItemRecord]) -> None:
+    """Ask TIXnGO to delete these tickets, `size` per call; each call's outcome in one transaction:
+    the wallet status it answered, and `done(ticket, result)` as the item (or FAILED with its error)."""
+    for chunk in _chunks(tickets, size):
         results = _results_by_id(client.delete_tickets([str(t.pk) for t in chunk]))
         records = []
         with transaction.atomic():
@@ -283,9 +293,7 @@ def _retire_reprinted(ctx: RunContext, client: TixngoClient, reprints: list[tupl
                 r = results[str(t.pk)]
                 if r.ok:
                     _set_wallet(ctx, t, r.status)
-                    records.append(ItemRecord("SKIPPED", t, partner_code=r.status,
-                                              message="reprinted: the previous barcode's deletion was asked; "
-                                                      "re-injected to its last holder once feedback confirms it"))
+                    records.append(done(t, r))
                 else:
                     _set_wallet(ctx, t, t.wallet.wallet_status, r.error)
                     records.append(ItemRecord("FAILED", t, partner_code=r.status, message=r.error))
@@ -324,20 +332,8 @@ def push_cancelled(ctx: RunContext) -> None:
         ctx.summary = f"simulation: {len(selected)} tickets would be deleted from the wallet; nothing sent"
         return
     with _client(ctx) as client:
-        for chunk in _chunks(selected, ctx.interface_params.ticketIterationSize):
-            results = _results_by_id(client.delete_tickets([str(t.pk) for t in chunk]))
-            records = []
-            with transaction.atomic():
-                for t in chunk:
-                    r = results[str(t.pk)]
-                    if r.ok:
-                        _set_wallet(ctx, t, r.status)
-                        records.append(ItemRecord("DONE", t, partner_code=r.status, mark_processed=True,
-                                                  message=f"{t.status.lower()}: deletion asked"))
-                    else:
-                        _set_wallet(ctx, t, t.wallet.wallet_status, r.error)
-                        records.append(ItemRecord("FAILED", t, partner_code=r.status, message=r.error))
-                ctx.record(records)
+        _delete_from_wallet(ctx, client, selected, ctx.interface_params.ticketIterationSize, lambda t, r: ItemRecord(
+            "DONE", t, partner_code=r.status, mark_processed=True, message=f"{t.status.lower()}: deletion asked"))
     _summary(ctx, "tickets deleted")
 
 
