@@ -162,6 +162,10 @@ class GuestTicket(OrgScoped):
     currency = models.CharField(max_length=3, default="EUR")
     extra = models.JSONField(default=dict, blank=True)
     extra_purged_at = models.DateTimeField(null=True, blank=True)
+    # Hotel stays (type PMS): the guest logs in on the portal with room number and last name.
+    room_number = models.CharField(max_length=20, blank=True)
+    pms_reservation = models.CharField("PMS reservation", max_length=40, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
 
     class Meta:
         verbose_name = "guest ticket"
@@ -169,7 +173,9 @@ class GuestTicket(OrgScoped):
             models.UniqueConstraint(fields=["organisation", "serial"], name="guest_ticket_serial"),
             models.UniqueConstraint(fields=["organisation", "username"], name="guest_ticket_username"),
         ]
-        indexes = [models.Index(fields=["organisation", "status"]), models.Index(fields=["organisation", "user_id"])]
+        indexes = [models.Index(fields=["organisation", "status"]), models.Index(fields=["organisation", "user_id"]),
+                   models.Index(fields=["location", "room_number"], condition=~Q(room_number=""),
+                                name="guest_ticket_room")]
 
     def __str__(self) -> str:
         return self.serial

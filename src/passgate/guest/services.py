@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import secrets
+import unicodedata
 import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -261,6 +262,10 @@ class IssueRequest:
     devices: int | None = None
     quota_bytes: int | None = None
     client_reference: str | None = None
+    # hotel stays (PMS)
+    room_number: str = ""
+    pms_reservation: str = ""
+    last_name: str = ""
 
 
 def _local_midnight(day: dt.date, zone: str) -> dt.datetime:
@@ -397,7 +402,8 @@ def issue_tickets(actor: Actor, req: IssueRequest, *, now: dt.datetime | None = 
                           devices=req.devices or method.devices,
                           quota_bytes=req.quota_bytes or method.quota_bytes, bandwidth_up=method.bandwidth_up,
                           bandwidth_down=method.bandwidth_down, idle_timeout=method.idle_timeout,
-                          currency=method.currency, extra=extra, **validity)
+                          currency=method.currency, extra=extra, room_number=req.room_number,
+                          pms_reservation=req.pms_reservation, last_name=req.last_name, **validity)
             tickets = []
             for i in range(0, req.count, 2000):
                 chunk = [GuestTicket(serial=serials[j], username=usernames[j], password=passwords[j], **common)
@@ -498,6 +504,25 @@ def change_limits(ticket_id: int, bytes_left: int, now: dt.datetime) -> list[Dis
     for organisation_id in {d.organisation_id for d in made}:
         send_disconnects_after_commit(organisation_id)
     return made
+
+
+def hotel_ticket(location: Location, room_number: str, last_name: str) -> GuestTicket | None:
+    """The live hotel-stay (PMS) ticket of this room whose guest has this last name, compared
+    without case, accents or surrounding spaces — how a guest types it on a phone."""
+    wanted = fold_name(last_name)
+    if not wanted or not room_number.strip():
+        return None
+    for ticket in GuestTicket.objects.filter(location=location, room_number=room_number.strip(),
+                                             type=TicketType.PMS,
+                                             status__in=[GuestStatus.NO_USE, GuestStatus.IN_USE]).order_by("-pk"):
+        if fold_name(ticket.last_name) == wanted:
+            return ticket
+    return None
+
+
+def fold_name(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name or "")
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
 
 
 def _open_sessions(ticket_ids) -> models.QuerySet[RadiusSession]:
