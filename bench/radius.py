@@ -47,6 +47,7 @@ def parse_args(argv=None):
     p.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
+    p.add_argument("--worker-class", default="gthread", help="gunicorn worker class: gthread or sync")
     p.add_argument("--sqlite-path", default=str(ROOT / "var" / "bench_radius.sqlite3"))
     p.add_argument("--pg-database", default="passgate_bench_radius")
     p.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
@@ -103,8 +104,8 @@ def start_servers(env: dict[str, str], world: World, args, workdir: Path):
 
     port = free_port()
     gunicorn = subprocess.Popen(
-        [str(VENV_BIN / "gunicorn"), "passgate.wsgi:application", "-b", f"127.0.0.1:{port}",
-         "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads), "--keep-alive", "30",
+        [str(VENV_BIN / "gunicorn"), os.environ.get("PASSGATE_BENCH_WSGI", "passgate.wsgi:application"), "-b", f"127.0.0.1:{port}",
+         "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads), "--keep-alive", "30",
          "--log-level", "warning"],
         env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)  # scan.stop() ends the whole process group
@@ -115,7 +116,23 @@ def start_servers(env: dict[str, str], world: World, args, workdir: Path):
     freeradius = subprocess.Popen(radius_config.command(directory), stdout=subprocess.DEVNULL,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     wait_udp(ports.auth_port)
+    wait_http(f"http://127.0.0.1:{port}/healthz")
     return gunicorn, freeradius, ports
+
+
+def wait_http(url: str, seconds: float = 60) -> None:
+    """Until gunicorn's workers answer: the figures must not include their boot."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
 
 
 def drive(port: int, packets: list[bytes], concurrency: int, timeout: float = 5.0) -> dict:

@@ -3,11 +3,15 @@ an API token for FreeRADIUS, and a client that posts rlm_rest-shaped JSON."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from decimal import Decimal
 
+import httpx
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 from django.test import Client
 from django.utils import timezone
 
@@ -19,11 +23,42 @@ from passgate.orgs.services import Actor, issue_api_token
 NAS_IP = "127.0.0.1"
 
 
-class Radius:
-    """Plays FreeRADIUS's rlm_rest: JSON bodies of typed attributes, the token header."""
+class WsgiClient:
+    """Posts to passgate's WSGI application itself, the way gunicorn serves it (so through the
+    RADIUS fast path, passgate.guest.radius_wsgi), with Django's test client's calling style."""
 
-    def __init__(self, token: str, nas_ip: str = NAS_IP, remote: str = "127.0.0.1") -> None:
-        self.client = Client(REMOTE_ADDR=remote)
+    def __init__(self, remote: str) -> None:
+        from passgate.wsgi import application
+
+        self.http = httpx.Client(transport=httpx.WSGITransport(app=application, remote_addr=remote),
+                                 base_url="http://testserver")
+
+    def post(self, path: str, data: bytes | str, content_type: str = "application/json", **extra):
+        headers = {"Content-Type": content_type}
+        headers.update({k[5:].replace("_", "-"): v for k, v in extra.items() if k.startswith("HTTP_")})
+        with inside_test_transaction():
+            return self.http.post(path, content=data, headers=headers)
+
+
+@contextlib.contextmanager
+def inside_test_transaction():
+    """What Django's test client does around a request: the request signals must not close the
+    connection that holds the test's transaction."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+class Radius:
+    """Plays FreeRADIUS's rlm_rest: JSON bodies of typed attributes, the token header. `via`
+    "django" goes through Django's views (test client), "wsgi" through the fast path gunicorn serves."""
+
+    def __init__(self, token: str, nas_ip: str = NAS_IP, remote: str = "127.0.0.1", via: str = "django") -> None:
+        self.client = Client(REMOTE_ADDR=remote) if via == "django" else WsgiClient(remote)
         self.token, self.nas_ip = token, nas_ip
 
     @staticmethod
@@ -87,9 +122,11 @@ def hotel(admin_actor):
     return Hotel(admin_actor)
 
 
-@pytest.fixture
-def radius(hotel):
-    return hotel.radius()
+@pytest.fixture(params=["django", "wsgi"])
+def radius(hotel, request):
+    """Each endpoint test runs through Django's views and through the WSGI fast path: they must
+    answer alike."""
+    return hotel.radius(via=request.param)
 
 
 @pytest.fixture

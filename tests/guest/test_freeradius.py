@@ -245,8 +245,8 @@ def test_each_endpoint_answers_in_few_queries(hotel, radius, django_assert_max_n
         assert radius.authorize(ticket.username).status_code == 200
     with django_assert_max_num_queries(2):
         assert radius.post("post-auth", User_Name=ticket.username).status_code == 204
-    # the NAS check, the session update, and the quota check of a ticket with a quota
-    with django_assert_max_num_queries(3):
+    # the NAS check, and the session update whose RETURNING brings what the quota check needs
+    with django_assert_max_num_queries(2):
         assert radius.acct("Interim-Update", ticket.username, "qq", Acct_Input_Octets=1).status_code == 204
 
 
@@ -257,3 +257,35 @@ def test_garbage_bodies_are_refused_not_500(hotel, radius):
         assert r.status_code == 400
     r = radius.post("accounting", Acct_Status_Type="Interim-Update", Acct_Input_Octets="lots")
     assert r.status_code == 204
+
+
+def test_only_a_first_login_asks_freeradius_for_post_auth(hotel, radius):
+    ticket = hotel.issue()[0]
+    flag = "control:Tmp-String-9"  # the virtual server calls post-auth only when it is set
+    assert radius.authorize(ticket.username).json()[flag]["value"] == "passgate-first-login"
+    radius.post("post-auth", User_Name=ticket.username)
+    assert flag not in radius.authorize(ticket.username).json()
+
+
+def test_the_fast_path_serves_only_the_radius_endpoints(hotel):
+    from .conftest import WsgiClient
+
+    client = WsgiClient("127.0.0.1")
+    assert client.http.get("/radius/authorize").status_code == 405
+    assert client.http.get("/healthz").status_code == 200  # everything else is Django
+
+
+def test_a_crash_in_the_fast_path_is_a_500_for_rlm_rest_not_a_traceback(hotel, monkeypatch, caplog):
+    from passgate.guest import freeradius
+
+    from .conftest import WsgiClient
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(services, "authorize", boom)
+    response = WsgiClient("127.0.0.1").post("/radius/authorize", b"{}", HTTP_X_PASSGATE_TOKEN=hotel.token,
+                                            HTTP_X_PASSGATE_NAS="127.0.0.1")
+    assert response.status_code == 500 and response.content == b""  # rlm_rest: fail, the NAS retries
+    assert "RADIUS /radius/authorize failed" in caplog.text
+    assert freeradius.ENDPOINTS["/radius/authorize"] is freeradius.authorize

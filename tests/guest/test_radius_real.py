@@ -74,7 +74,9 @@ def freeradius(live_server, tmp_path_factory):
 
 
 def radclient(port: int, kind: str, *lines: str, secret: str = SECRET) -> subprocess.CompletedProcess:
-    return subprocess.run(["radclient", "-x", "-r", "1", "-t", "5", f"127.0.0.1:{port}", kind, secret],
+    # -d: passgate's local dictionary (the ChilliSpot gigawords), as a hotspot knows them
+    return subprocess.run(["radclient", "-x", "-d", str(radius_config.TEMPLATES), "-r", "1", "-t", "5",
+                           f"127.0.0.1:{port}", kind, secret],
                           input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=30)
 
 
@@ -137,7 +139,9 @@ def test_fresh_ticket_accepted_over_pap_with_its_limits(hotel, nas):
     assert answer.attributes["WISPr-Bandwidth-Max-Up"] == "1000000"
     assert answer.attributes["WISPr-Bandwidth-Max-Down"] == "5000000"
     assert answer.attributes["Idle-Timeout"] == "600"
+    # 10 GiB: 2 GiB in the 32-bit attribute and 2 gigawords in its companion
     assert answer.attributes["ChilliSpot-Max-Total-Octets"] == str(2 * 2**30)
+    assert answer.attributes["ChilliSpot-Max-Total-Gigawords"] == "2"
     assert answer.attributes["Reply-Message"].startswith("Welcome")
     assert "Cleartext-Password" not in answer.attributes  # a control item: never sent to the NAS
     ticket.refresh_from_db()

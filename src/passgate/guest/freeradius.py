@@ -7,7 +7,11 @@ attributes, call guest.services, answer with the status codes rlm_rest maps.
   %{Packet-Src-IP-Address}) or else NAS-IP-Address, and must be a NAS client of that organisation.
 - authorize: 200 with control:Cleartext-Password and the reply items; 401 reject with a
   Reply-Message; 404 unknown user; 403 refused caller.
-- post-auth, accounting: 204 ok; 403 refused caller (rlm_rest: invalid, so nothing is recorded).
+- post-auth (called only after a first login, which authorize flags in control:Tmp-String-9),
+  accounting: 204 ok; 403 refused caller (rlm_rest: invalid, so nothing is recorded).
+- The handlers take a Call (address, headers, body) and return (status, JSON body): Django views
+  wrap them for the test client, and radius_wsgi serves them in production without Django's
+  request cycle (sessions, CSRF, auth middleware: nothing rlm_rest needs).
 - Every value goes back as {"op": ":=", "value": "…", "do_xlat": false}: guest-typed text
   (a username with %{…}) is never expanded by FreeRADIUS.
 """
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +39,10 @@ UINT32 = 2**32
 TOKEN_HEADER = "X-Passgate-Token"
 NAS_HEADER = "X-Passgate-Nas"
 # Acct-Status-Type by number, should a NAS dictionary send it so
+# authorize marks a ticket's first login in this control attribute; the virtual server calls
+# post-auth only when it is set (deploy/freeradius/sites-enabled/passgate)
+FIRST_LOGIN_ATTRIBUTE = "control:Tmp-String-9"
+FIRST_LOGIN = "passgate-first-login"
 STATUS_TYPES = {"1": "Start", "2": "Stop", "3": "Interim-Update", "7": "Accounting-On", "8": "Accounting-Off"}
 
 
@@ -40,14 +50,8 @@ def item(value: Any) -> dict[str, Any]:
     return {"op": ":=", "value": str(value), "do_xlat": False}
 
 
-def _json(data: dict[str, Any] | None, status: int) -> HttpResponse:
-    if data is None:
-        return HttpResponse(status=status)
-    return HttpResponse(json.dumps(data), status=status, content_type="application/json")
-
-
-def reply_message(text: str, status: int) -> HttpResponse:
-    return _json({"reply:Reply-Message": item(text)}, status)
+def reply_message(text: str) -> dict[str, Any]:
+    return {"reply:Reply-Message": item(text)}
 
 
 def value(attributes: dict[str, Any], name: str) -> str:
@@ -86,18 +90,28 @@ def _from_allowed(address: str) -> bool:
     return False
 
 
-def caller(request: HttpRequest) -> tuple[NasClient, dict[str, Any]]:
+@dataclass(frozen=True)
+class Call:
+    """One rlm_rest call, whatever served it (Django's view, or the WSGI fast path)."""
+
+    remote_addr: str
+    token: str
+    nas_address: str  # X-Passgate-Nas: FreeRADIUS's %{Packet-Src-IP-Address}
+    body: bytes
+
+
+def caller(call: Call) -> tuple[NasClient, dict[str, Any]]:
     """The NAS client this call speaks for, and the request's attributes; or Refused."""
-    if not _from_allowed(request.META.get("REMOTE_ADDR", "")):
+    if not _from_allowed(call.remote_addr):
         raise Refused("RADIUS calls are only accepted from the configured FreeRADIUS servers")
     try:
-        attributes = json.loads(request.body or b"{}")
+        attributes = json.loads(call.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise Refused("the body is not JSON", 400) from None
     if not isinstance(attributes, dict):
         raise Refused("the body is not a JSON object of attributes", 400)
-    address = request.headers.get(NAS_HEADER) or value(attributes, "NAS-IP-Address")
-    nas = services.match_nas(services.radius_nas_clients(request.headers.get(TOKEN_HEADER, "")), address)
+    address = call.nas_address or value(attributes, "NAS-IP-Address")
+    nas = services.match_nas(services.radius_nas_clients(call.token), address)
     if nas is None:
         raise Refused("this access point is not a configured NAS client (or the token is wrong)")
     return nas, attributes
@@ -106,6 +120,9 @@ def caller(request: HttpRequest) -> tuple[NasClient, dict[str, Any]]:
 def accept_body(accept: services.Accept) -> dict[str, Any]:
     body: dict[str, Any] = {"control:Cleartext-Password": item(accept.password),
                             "reply:Reply-Message": item(accept.message)}
+    if accept.first_login:
+        # tells the virtual server to call post-auth, which starts the ticket; other logins skip it
+        body[FIRST_LOGIN_ATTRIBUTE] = item(FIRST_LOGIN)
     if accept.session_timeout is not None:
         body["reply:Session-Timeout"] = item(min(accept.session_timeout, UINT32 - 1))
     if accept.idle_timeout:
@@ -122,31 +139,30 @@ def accept_body(accept: services.Accept) -> dict[str, Any]:
     return body
 
 
-@csrf_exempt
-@require_POST
-def authorize(request: HttpRequest) -> HttpResponse:
+Answer = tuple[int, dict[str, Any] | None]
+
+
+def authorize(call: Call) -> Answer:
     try:
-        nas, attributes = caller(request)
+        nas, attributes = caller(call)
     except Refused as exc:
-        return reply_message(exc.message, exc.status)
+        return exc.status, reply_message(exc.message)
     try:
         accept = services.authorize(nas, value(attributes, "User-Name"), value(attributes, "Calling-Station-Id"))
     except Refusal as refusal:
-        return reply_message(refusal.message, 401)
+        return 401, reply_message(refusal.message)
     except NotFound:
-        return reply_message("Unknown username or password.", 404)
-    return _json(accept_body(accept), 200)
+        return 404, reply_message("Unknown username or password.")
+    return 200, accept_body(accept)
 
 
-@csrf_exempt
-@require_POST
-def post_auth(request: HttpRequest) -> HttpResponse:
+def post_auth(call: Call) -> Answer:
     try:
-        nas, attributes = caller(request)
+        nas, attributes = caller(call)
     except Refused as exc:
-        return reply_message(exc.message, exc.status)
+        return exc.status, reply_message(exc.message)
     services.mark_first_login(nas.organisation_id, value(attributes, "User-Name"))
-    return _json(None, 204)
+    return 204, None
 
 
 def accounting_record(attributes: dict[str, Any]) -> services.AccountingRecord:
@@ -168,12 +184,42 @@ def accounting_record(attributes: dict[str, Any]) -> services.AccountingRecord:
     )
 
 
-@csrf_exempt
-@require_POST
-def accounting(request: HttpRequest) -> HttpResponse:
+def accounting(call: Call) -> Answer:
     try:
-        nas, attributes = caller(request)
+        nas, attributes = caller(call)
     except Refused as exc:
-        return reply_message(exc.message, exc.status)
+        return exc.status, reply_message(exc.message)
     services.account(nas, accounting_record(attributes))
-    return _json(None, 204)
+    return 204, None
+
+
+ENDPOINTS: dict[str, Callable[[Call], Answer]] = {
+    "/radius/authorize": authorize, "/radius/post-auth": post_auth, "/radius/accounting": accounting}
+
+
+def encode(answer: Answer) -> tuple[int, bytes]:
+    status, data = answer
+    return status, b"" if data is None else json.dumps(data).encode()
+
+
+# Django views: the same handlers for the test client and any server that does not use the fast
+# path (passgate.guest.radius_wsgi serves them in production without Django's request cycle).
+
+def _view(handler: Callable[[Call], Answer]):
+    @csrf_exempt
+    @require_POST
+    def view(request: HttpRequest) -> HttpResponse:
+        status, body = encode(handler(Call(remote_addr=request.META.get("REMOTE_ADDR", ""),
+                                           token=request.headers.get(TOKEN_HEADER, ""),
+                                           nas_address=request.headers.get(NAS_HEADER, ""), body=request.body)))
+        if not body:
+            return HttpResponse(status=status)
+        return HttpResponse(body, status=status, content_type="application/json")
+
+    view.__name__ = handler.__name__
+    return view
+
+
+authorize_view = _view(authorize)
+post_auth_view = _view(post_auth)
+accounting_view = _view(accounting)

@@ -114,7 +114,7 @@ def render(directory: Path, url: str, ports: RadiusPorts, *, threads: int = 4, m
     os.chmod(directory, 0o700)
     for sub in ("log", "run", "radacct", "mods-enabled", "sites-enabled"):
         (directory / sub).mkdir(exist_ok=True)
-    for template in ("radiusd.conf", "mods-enabled/rest", "mods-enabled/auth", "sites-enabled/passgate"):
+    for template in ("radiusd.conf", "dictionary", "mods-enabled/rest", "mods-enabled/auth", "sites-enabled/passgate"):
         text = (TEMPLATES / template).read_text()
         for key, value in values.items():
             text = text.replace("{{" + key + "}}", value)

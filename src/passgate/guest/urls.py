@@ -5,7 +5,7 @@ from django.urls import path
 from . import freeradius
 
 urlpatterns = [
-    path("authorize", freeradius.authorize, name="radius-authorize"),
-    path("post-auth", freeradius.post_auth, name="radius-post-auth"),
-    path("accounting", freeradius.accounting, name="radius-accounting"),
+    path("authorize", freeradius.authorize_view, name="radius-authorize"),
+    path("post-auth", freeradius.post_auth_view, name="radius-post-auth"),
+    path("accounting", freeradius.accounting_view, name="radius-accounting"),
 ]
