@@ -11,6 +11,7 @@ import httpx
 import pypdf
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from passgate.guest.models import Disconnect, GuestTicket
 from passgate.orgs.models import Membership, Role
@@ -79,8 +80,13 @@ def test_operator_issues_prints_filters_and_cancels(live_server, page, hotel, or
     assert "Disconnect-Request is on its way" in page.inner_text("ul.messagelist")
     assert Disconnect.objects.get().attributes["Acct-Session-Id"] == "LIVE-1"
 
+    # the operator watches the ticket's page while the access point's Stop arrives: the sessions
+    # table refreshes itself (sessions-live.js), no reload
+    page.goto(f"{live_server.url}/admin/guest/guestticket/{ticket.pk}/change/")
+    sessions = page.locator("#guest-sessions")
+    assert "02-00-00-00-00-07" in sessions.inner_text() and "open" in sessions.inner_text()
+    assert "Admin-Reset" not in sessions.inner_text()
     body.update(Radius.attrs(Acct_Status_Type="Stop", Acct_Terminate_Cause="Admin-Reset"))
     httpx.post(f"{live_server.url}/radius/accounting", content=json.dumps(body), headers=headers)
-    page.goto(f"{live_server.url}/admin/guest/guestticket/{ticket.pk}/change/")
-    assert "Admin-Reset" in page.inner_text("#content")
+    expect(sessions).to_contain_text("Admin-Reset", timeout=20_000)
     assert GuestTicket.objects.get(pk=ticket.pk).status == "CANCELLED"

@@ -4,6 +4,7 @@ list, with Create ticket), Connections and Disconnects. Every write goes through
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -41,13 +42,19 @@ def _human_bytes(n: int | None) -> str:
     return str(n)
 
 
+def _when(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
 def sessions_fragment(ticket: GuestTicket) -> str:
-    """NAS, MAC, IP, start, stop, time, up, down, terminate cause of a ticket's sessions, newest first."""
+    """NAS, MAC, IP, start, stop, time, up, down, terminate cause of a ticket's sessions, newest
+    first; times in the location's zone."""
     rows = services.ticket_sessions(ticket)
+    zone = zoneinfo.ZoneInfo(ticket.location.time_zone)
     body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
                                 "<td>{}</td><td>{}</td><td>{}</td></tr>",
-                            ((s.nas or s.nas_ip, s.calling_station, s.framed_ip or "", s.started_at,
-                              s.stopped_at or "open", dt.timedelta(seconds=s.session_time),
+                            ((s.nas or s.nas_ip, s.calling_station, s.framed_ip or "", _when(s.started_at, zone),
+                              _when(s.stopped_at, zone) or "open", dt.timedelta(seconds=s.session_time),
                               _human_bytes(s.input_octets), _human_bytes(s.output_octets), s.terminate_cause)
                              for s in rows))
     return format_html("<table><tr><th>NAS</th><th>MAC</th><th>IP</th><th>start</th><th>stop</th>"
