@@ -81,13 +81,8 @@ def _from_allowed(address: str) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    for allowed in settings.GUEST_RADIUS_FROM:
-        try:
-            if ip in ipaddress.ip_network(allowed, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
+    return any(net is not None and ip.version == net.version and ip in net
+               for net in map(services.network, settings.GUEST_RADIUS_FROM))
 
 
 @dataclass(frozen=True)

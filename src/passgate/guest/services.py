@@ -5,6 +5,7 @@ the CLI, the RADIUS endpoints and the maintenance functions all call these."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 import secrets
@@ -679,17 +680,26 @@ def radius_nas_clients(token: str) -> list[NasClient]:
                       coa_port=r[6]) for r in rows]
 
 
+@functools.lru_cache(maxsize=4096)
+def network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """A NAS client's network, parsed once per process (RADIUS calls match it on every packet)."""
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+
+
 def match_nas(clients: list[NasClient], address: str) -> NasClient | None:
+    """The most specific NAS client whose network holds `address`."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return None
-    best = None
+    best, best_prefix = None, -1
     for nas in clients:
-        net = ipaddress.ip_network(nas.network)
-        if ip.version == net.version and ip in net and (best is None or
-                                                         net.prefixlen > ipaddress.ip_network(best.network).prefixlen):
-            best = nas
+        net = network(nas.network)
+        if net is not None and ip.version == net.version and ip in net and net.prefixlen > best_prefix:
+            best, best_prefix = nas, net.prefixlen
     return best
 
 
