@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 
+import httpx
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
@@ -377,3 +378,18 @@ def test_the_demo_runs_freeradius_against_its_passgate():
     assert guest_demo.demo_services("http://127.0.0.1:8000", said.append) == [
         ("freeradius", ["radius", "--url", "http://127.0.0.1:8000"])]
     assert said == []
+
+
+def test_the_hotspot_login_page_stand_in_logs_a_guest_in_through_freeradius(hotel, nas, sandbox):
+    """What a captive portal hands the guest to (CoovaChilli's /logon): real RADIUS behind it."""
+    hotspot = sandbox("hotspot")
+    hotspot.seed(auth_port=nas.ports.auth_port, acct_port=nas.ports.acct_port, secret=SECRET)
+    ticket = hotel.issue()[0]
+    page = httpx.get(f"{hotspot.url}/logon", params={"username": ticket.username, "password": ticket.password},
+                     timeout=30)
+    assert page.status_code == 200 and "You are connected" in page.text and "Session-Timeout" in page.text
+    refused = httpx.get(f"{hotspot.url}/logon", params={"username": ticket.username, "password": "nope"},
+                        timeout=30)
+    assert refused.status_code == 403 and "Login refused" in refused.text
+    assert [login["code"] for login in hotspot.state()["data"]["logins"]] == ["Access-Accept", "Access-Reject"]
+    assert RadiusSession.objects.filter(ticket=ticket, stopped_at__isnull=True).count() == 1  # its Start arrived
