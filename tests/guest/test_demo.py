@@ -22,6 +22,6 @@ def test_demo_lobby_has_its_portal(org, admin_actor, client):
     path = urlsplit(lobby.portal_url).path
     assert path == f"/portal/{org.code}/LOBBY/login/"
     page = client.get(path, HTTP_ACCEPT_LANGUAGE="fr")
-    assert page.status_code == 200 and "Connexion".encode() in page.content
+    assert page.status_code == 200 and b"Connexion" in page.content
     [line] = demo.demo_lines(org, "http://127.0.0.1:8000")
     assert f"http://127.0.0.1:8000/portal/{org.code}/LOBBY/" in line

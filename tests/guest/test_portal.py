@@ -302,3 +302,27 @@ def test_admin_shows_portal_field_errors(site, hotel):
     assert saved.status_code == 302
     site.location.refresh_from_db()
     assert (site.location.languages, site.location.sms_countries) == ("fr,en", "FR,BE")
+
+
+def test_a_post_template_gives_an_auto_posted_form(site, hotel):
+    """pfSense/OPNsense-style controllers take the login as a form post: the portal renders a form
+    with the template's fields, filled (and escaped) and posted by the browser."""
+    services.update_location(hotel.actor, site.location, controller_login_url=(
+        "POST http://{uamip}:8002/index.php?zone=guest&auth_user={username}&auth_pass={password}"
+        "&redirurl={userurl}&accept=Login"))
+    [ticket] = hotel.issue(method=hotel.special, username='a"b<c', password="p&q",
+                           valid_from=dt.date.today(), valid_until=dt.date.today() + dt.timedelta(days=1))
+    client = guest()
+    client.get(site.url("portal-home"), {"uamip": "10.1.0.1", "uamport": "3990", "userurl": "http://example.org/"})
+    page = client.post(site.url("portal-login"), {"username": 'a"b<c', "password": "p&q"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'action="http://10.1.0.1:8002/index.php"' in html and 'method="post"' in html
+    assert '<input type="hidden" name="auth_user" value="a&quot;b&lt;c">' in html
+    assert '<input type="hidden" name="auth_pass" value="p&amp;q">' in html
+    assert '<input type="hidden" name="redirurl" value="http://example.org/">' in html
+    assert '<input type="hidden" name="zone" value="guest">' in html
+    assert ".submit()" in html
+    found = portal.handoff(site.location, {"uamip": "10.1.0.1"}, "u", "p")
+    assert found.is_post and found.form == {"zone": "guest", "auth_user": "u", "auth_pass": "p", "redirurl": "",
+                                            "accept": "Login"}

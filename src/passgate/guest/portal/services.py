@@ -8,7 +8,8 @@ import datetime as dt
 import hashlib
 import hmac
 import string
-from urllib.parse import quote, urlencode
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db.models import Q
@@ -107,10 +108,11 @@ def template_problem(template: str) -> str | None:
     """What is wrong with a controller_login_url template (None if it can be used)."""
     if not template:
         return None
-    if not template.startswith(("http://", "https://")):
-        return "it does not start with http:// or https://"
+    _, url = split_template(template)
+    if not url.startswith(("http://", "https://")):
+        return "it does not start with http:// or https:// (or POST http…)"
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        names = [name for _, name, _, _ in string.Formatter().parse(url) if name is not None]
     except ValueError as exc:
         return f"its braces do not match ({exc})"
     unknown = sorted(set(names) - set(TEMPLATE_FIELDS))
@@ -119,9 +121,29 @@ def template_problem(template: str) -> str | None:
     return None
 
 
-def handoff_url(location: Location, uam: dict[str, str], username: str, password: str) -> str | None:
-    """Where the guest's browser goes to be logged in by the controller, or None when the portal
-    was not reached through a controller (the credentials are then just shown)."""
+def split_template(template: str) -> tuple[str, str]:
+    """("GET"|"POST", url template): a template starting with "POST " is sent as a form."""
+    head, _, rest = template.strip().partition(" ")
+    return ("POST", rest.strip()) if head.upper() == "POST" and rest else ("GET", template.strip())
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Where the guest's browser goes to be logged in by the controller: a URL to follow, or (for
+    controllers that only take the login as a POST: pfSense, OPNsense…) a form to post."""
+
+    url: str
+    method: str = "GET"
+    form: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_post(self) -> bool:
+        return self.method == "POST"
+
+
+def handoff(location: Location, uam: dict[str, str], username: str, password: str) -> Handoff | None:
+    """The hand-off to the controller, or None when the portal was not reached through a
+    controller (the credentials are then just shown)."""
     if not uam:
         return None
     if location.controller_login_url:
@@ -133,14 +155,28 @@ def handoff_url(location: Location, uam: dict[str, str], username: str, password
                 values["response"] = chap_response(password, uam["challenge"])
             except ValueError:
                 pass  # a challenge that is not hex: only a PAP template can be used
-        return location.controller_login_url.format(**{k: quote(str(v), safe="") for k, v in values.items()})
+        quoted = {k: quote(str(v), safe="") for k, v in values.items()}
+        method, template = split_template(location.controller_login_url)
+        if method == "POST":
+            # the template's query names the form's fields, filled with the raw values (the
+            # browser encodes them when it posts)
+            parts = urlsplit(template)
+            form = {key: value.format(**values) for key, value in parse_qsl(parts.query, keep_blank_values=True)}
+            action = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).format(**quoted)
+            return Handoff(url=action, method="POST", form=form)
+        return Handoff(url=template.format(**quoted))
     if uam.get("uamip") and uam.get("uamport"):
         # CoovaChilli's own logon URL (plain PAP password: chilli encodes it with the challenge itself)
         query = {"username": username, "password": password}
         if uam.get("userurl"):
             query["userurl"] = uam["userurl"]
-        return f"http://{uam['uamip']}:{uam['uamport']}/logon?{urlencode(query)}"
+        return Handoff(url=f"http://{uam['uamip']}:{uam['uamport']}/logon?{urlencode(query)}")
     return None
+
+
+def handoff_url(location: Location, uam: dict[str, str], username: str, password: str) -> str | None:
+    found = handoff(location, uam, username, password)
+    return found.url if found else None
 
 
 def continue_url(uam: dict[str, str]) -> str:

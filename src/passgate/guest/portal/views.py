@@ -85,9 +85,13 @@ def _too_many(exc: ratelimit.RateLimited) -> str:
 def _hand_off(request, location, ticket):
     """After a successful login: to the controller's login URL, or to the page that shows the
     credentials when the portal was not reached through a controller."""
-    url = services.handoff_url(location, request.session.get(services.SESSION_UAM, {}), ticket.username,
-                               ticket.password)
-    return HttpResponseRedirect(url or channels.landing_url(ticket))
+    found = services.handoff(location, request.session.get(services.SESSION_UAM, {}), ticket.username,
+                             ticket.password)
+    if found is None:
+        return HttpResponseRedirect(channels.landing_url(ticket))
+    if found.is_post:  # the controller takes the login as a form: the browser posts it at once
+        return _page(request, location, "handoff.html", handoff=found, urls=_urls(location))
+    return HttpResponseRedirect(found.url)
 
 
 @portal_page
@@ -195,5 +199,5 @@ def ticket(request, location, token):
                      urls=_urls(location))
     uam = request.session.get(services.SESSION_UAM, {})
     return _page(request, location, "ticket.html", ticket=found, validity=validity_text(found, location),
-                 handoff=services.handoff_url(location, uam, found.username, found.password),
+                 handoff=services.handoff(location, uam, found.username, found.password), handoff_delay=3000,
                  continue_url=services.continue_url(uam), urls=_urls(location))
