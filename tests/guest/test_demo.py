@@ -25,3 +25,12 @@ def test_demo_lobby_has_its_portal(org, admin_actor, client):
     assert page.status_code == 200 and b"Connexion" in page.content
     [line] = demo.demo_lines(org, "http://127.0.0.1:8000")
     assert f"http://127.0.0.1:8000/portal/{org.code}/LOBBY/" in line
+
+
+def test_demo_texts_through_the_sms_sandbox(monkeypatch):
+    from passgate.orgs.management.commands.demo import demo_env
+
+    monkeypatch.delenv("PASSGATE_SMS_BACKEND", raising=False)
+    assert demo_env() == {"PASSGATE_SMS_BACKEND": "http", "PASSGATE_SMS_URL": "http://127.0.0.1:8104"}
+    monkeypatch.setenv("PASSGATE_SMS_BACKEND", "console")
+    assert demo_env() == {}

@@ -74,7 +74,7 @@ def portal_demo(actor, location) -> None:
 
 def demo_lines(organisation, base_url: str) -> list[str]:
     return [f"  Guest WiFi:  {base_url}/portal/{organisation.code}/LOBBY/   (captive portal, en/fr; codes by SMS "
-            f"land in the SMS sandbox)"]
+            f"land in the SMS sandbox: http://127.0.0.1:8104/_sandbox/state)"]
 
 
 def demo_services(base_url: str, say) -> list[tuple[str, list[str]]]:
