@@ -167,6 +167,13 @@ def now_lines(org: Organisation, base_url: str = "http://127.0.0.1:8000") -> lis
                      f"   (GRANTED, then ALREADY_CONTROLLED)")
     lines.append(f"  API token:   {demo_api_token()}   ({INTEGRATOR_TOKEN_NAME}; try: curl -H "
                  f"'Authorization: Bearer {demo_api_token()}' {base_url}/api/v1/me)")
+    # rooms may add lines of their own: `demo_lines(organisation, base_url)` in `<room>/demo.py`
+    for room in DEMO_ROOMS:
+        try:
+            module = importlib.import_module(f"{room}.demo")
+        except ModuleNotFoundError:
+            continue
+        lines.extend(getattr(module, "demo_lines", lambda *_: [])(org, base_url))
     return lines
 
 

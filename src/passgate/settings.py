@@ -178,6 +178,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ] if PRODUCTION else []
 
 LANGUAGE_CODE = "en"
+# The languages passgate speaks (the guest portal; the back office stays in English: no LocaleMiddleware).
+LANGUAGES = [("en", "English"), ("fr", "Français")]
 TIME_ZONE = env("PASSGATE_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True  # stored in UTC, shown in the organisation's time zone

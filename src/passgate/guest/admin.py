@@ -61,15 +61,55 @@ def sessions_fragment(ticket: GuestTicket) -> str:
                        "<th>time</th><th>up</th><th>down</th><th>cause</th></tr>{}</table>", body)
 
 
+class LocationForm(forms.ModelForm):
+    """Refuses what the portal could not use (unknown language or country, an SMS method of another
+    location, a controller URL with unknown placeholders) next to the field at fault."""
+
+    class Meta:
+        model = Location
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        candidate = Location(pk=self.instance.pk, **{k: v for k, v in cleaned.items() if k != "organisation"})
+        try:
+            services.validate_portal_settings(candidate)
+        except PassgateError as exc:
+            name = exc.field if exc.field in self.fields else None
+            self.add_error(name, f"{exc.message} (expected {exc.expected}, found {exc.found})")
+        return cleaned
+
+
 @admin.register(Location)
 class LocationAdmin(OrgScopedAdmin):
     write_permission = Permission.MANAGE_ACCESS
-    list_display = ["code", "name", "ssid", "time_zone", "qr_style", "deliver_print", "deliver_email", "deliver_sms"]
+    form = LocationForm
+    list_display = ["code", "name", "ssid", "time_zone", "qr_style", "deliver_print", "deliver_email", "deliver_sms",
+                    "languages"]
     search_fields = ["code", "name", "ssid"]
+    fieldsets = [
+        (None, {"fields": ["organisation", "code", "name", "time_zone", "ssid", "wifi_password", "qr_style",
+                           "portal_url", "deliver_print", "deliver_email", "deliver_sms"]}),
+        ("Captive portal", {"fields": ["languages", "logo", "controller_login_url", "sms_method", "sms_countries",
+                                       "sms_per_number_per_day"]}),
+    ]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "sms_method":
+            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            # only this location's methods are offered (the form refuses any other one anyway)
+            field.queryset = field.queryset.filter(location_id=object_id) if object_id else field.queryset.none()
+        return field
 
     def create_row(self, actor, model, values):
         values.pop("organisation", None)
         return services.create_location(actor, **values)
+
+    def update_row(self, actor, obj, values):
+        return services.update_location(actor, obj, **values)
 
 
 class NasClientForm(forms.ModelForm):

@@ -16,11 +16,13 @@ DEMO_NAS_SECRET = "passgate-demo-radius"
 
 
 def load_demo(organisation, actor) -> None:
-    if Location.objects.filter(organisation=organisation, code="LOBBY").exists():
+    existing = Location.objects.filter(organisation=organisation, code="LOBBY").first()
+    if existing is not None:
+        portal_demo(actor, existing)
         return
     location = services.create_location(actor, code="LOBBY", name="Hotel lobby", time_zone=organisation.time_zone,
                                         ssid="Passgate-Guest", qr_style="PORTAL",
-                                        portal_url="http://127.0.0.1:8000/portal/login", deliver_sms=True)
+                                        portal_url=portal_url(organisation, "login/"), deliver_sms=True)
     nas = services.create_nas_client(actor, location, name="Demo controller", network="127.0.0.1",
                                      secret=DEMO_NAS_SECRET, nas_identifier="demo-nas")
     day = services.create_method(
@@ -46,6 +48,33 @@ def load_demo(organisation, actor) -> None:
     services.account(nas, services.AccountingRecord(status_type="Interim-Update", unique_id=uid,
                                                     username=in_use.username, session_time=600,
                                                     input_octets=12_000_000, output_octets=240_000_000))
+    portal_demo(actor, location)
+
+
+# ---------------------------------------------------------------- the captive portal (#12)
+
+def portal_url(organisation, page: str = "") -> str:
+    from django.conf import settings
+
+    return f"{settings.BASE_URL}/portal/{organisation.code}/LOBBY/{page}"
+
+
+def portal_demo(actor, location) -> None:
+    """The lobby's portal: English and French, the logo, codes by SMS (a free 2-hour pass) to
+    mobiles of nearby countries. Idempotent: done once, when the lobby has no SMS method yet."""
+    if location.sms_method_id is not None:
+        return
+    sms = (location.methods.filter(code="SMS2H").first()
+           or services.create_method(actor, location, code="SMS2H", name="2 hours by SMS", format=Format.SINGLE,
+                                     devices=1, duration=dt.timedelta(hours=2), bandwidth_down=5_000_000))
+    services.update_location(actor, location, languages="en,fr", logo="guest/portal/logo.svg", sms_method=sms,
+                             sms_countries="FR,BE,CH,GB,DE,ES,IT,LU,NL", sms_per_number_per_day=3,
+                             portal_url=portal_url(location.organisation, "login/"))
+
+
+def demo_lines(organisation, base_url: str) -> list[str]:
+    return [f"  Guest WiFi:  {base_url}/portal/{organisation.code}/LOBBY/   (captive portal, en/fr; codes by SMS "
+            f"land in the SMS sandbox: http://127.0.0.1:8104/_sandbox/state)"]
 
 
 def demo_services(base_url: str, say) -> list[tuple[str, list[str]]]:

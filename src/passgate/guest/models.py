@@ -26,9 +26,35 @@ class Location(OrgScoped):
     deliver_print = models.BooleanField("print", default=True)
     deliver_email = models.BooleanField("e-mail", default=True)
     deliver_sms = models.BooleanField("SMS", default=False)
+    # The captive portal (guest/portal): its languages, look, controller hand-off and SMS channel.
+    languages = models.CharField(max_length=50, default="en,fr",
+                                 help_text="Portal languages, comma-separated, first is the default (e.g. en,fr).")
+    logo = models.CharField(max_length=200, blank=True,
+                            help_text="Path of a static file shown on the portal, e.g. guest/portal/logo.svg "
+                                      "(served by passgate: the portal works behind a walled garden).")
+    controller_login_url = models.CharField(
+        max_length=500, blank=True,
+        help_text="Where the portal sends the guest after login, e.g. "
+                  "http://{uamip}:{uamport}/logon?username={username}&password={password}&userurl={userurl}. "
+                  "Blank: CoovaChilli's logon URL when the controller sent uamip/uamport, otherwise the "
+                  "credentials are shown.")
+    sms_method = models.ForeignKey("AccessMethod", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name="SMS request method",
+                                   help_text="Access method of the tickets guests request by SMS (blank: no SMS "
+                                             "request on the portal).")
+    sms_countries = models.CharField(max_length=200, blank=True,
+                                     help_text="Countries whose mobiles may request a code, e.g. FR,BE,CH. "
+                                               "Blank: only the country of PASSGATE_SMS_REGION.")
+    sms_per_number_per_day = models.PositiveIntegerField("SMS per number per day", default=3)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "code"], name="guest_location_code")]
+
+    def language_list(self) -> list[str]:
+        return [code.strip() for code in self.languages.split(",") if code.strip()]
+
+    def sms_country_list(self) -> list[str]:
+        return [code.strip().upper() for code in self.sms_countries.split(",") if code.strip()]
 
     def __str__(self) -> str:
         return self.name
@@ -250,3 +276,15 @@ class Disconnect(OrgScoped):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "kind"], condition=Q(result="PENDING"),
                                                name="guest_one_pending_request_per_kind")]
+
+
+class PortalAttempt(OrgScoped):
+    """One counted attempt on the captive portal (a failed login, an SMS request…), kept in the
+    database so every gunicorn worker sees the same counts (guest.portal.ratelimit)."""
+
+    scope = models.CharField(max_length=20)
+    key = models.CharField(max_length=100)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "scope", "key", "at"], name="guest_portal_attempt")]

@@ -104,6 +104,64 @@ def validate_location(location: Location) -> None:
     if location.qr_style == "WIFI_PSK" and not location.wifi_password:
         raise InvalidInput("the WIFI: QR style needs the network's pre-shared key", field="wifi_password",
                            expected="the WPA passphrase", found="")
+    validate_portal_settings(location)
+
+
+def validate_portal_settings(location: Location) -> None:
+    """The captive portal's settings of a location: languages passgate speaks, known countries,
+    an SMS method of this very location, a controller URL template that can be filled."""
+    import phonenumbers
+    from django.conf import settings
+    from django.contrib.staticfiles import finders
+
+    from .portal.services import TEMPLATE_FIELDS, template_problem
+
+    known = dict(settings.LANGUAGES)
+    languages = location.language_list()
+    if not languages:
+        raise InvalidInput("the portal needs at least one language", field="languages",
+                           expected=", ".join(known), found=location.languages)
+    for code in languages:
+        if code not in known:
+            raise InvalidInput("the portal does not speak this language", field="languages",
+                               expected=f"comma-separated codes among {', '.join(known)}", found=code)
+    for code in location.sms_country_list():
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            raise InvalidInput("unknown country code", field="sms_countries",
+                               expected="ISO 3166 codes such as FR,BE,CH", found=code)
+    method = location.sms_method
+    if method is not None:
+        if location.pk is None or method.location_id != location.pk:
+            raise InvalidInput("the SMS method must be an access method of this location", field="sms_method",
+                               expected=f"a method of {location.code}", found=f"{method.code} ({method.location})")
+        if method.format not in (Format.SINGLE, Format.VARIABLE):
+            raise InvalidInput("a Special method cannot be requested by SMS", field="sms_method",
+                               expected="a Single or Variable method", found=f"{method.code} ({method.format})")
+    if location.sms_per_number_per_day < 1:
+        raise InvalidInput("at least one SMS per number per day", field="sms_per_number_per_day",
+                           expected="a number ≥ 1", found=location.sms_per_number_per_day)
+    problem = template_problem(location.controller_login_url)
+    if problem:
+        raise InvalidInput(f"the controller login URL cannot be used: {problem}", field="controller_login_url",
+                           expected="placeholders among " + ", ".join("{" + n + "}" for n in TEMPLATE_FIELDS),
+                           found=location.controller_login_url)
+    if location.logo and not finders.find(location.logo):
+        raise InvalidInput("no such static file", field="logo", expected="e.g. guest/portal/logo.svg",
+                           found=location.logo)
+
+
+def update_location(actor: Actor, location: Location, **fields: Any) -> Location:
+    actor.require(Permission.MANAGE_ACCESS)
+    if location.organisation_id != actor.organisation.pk:
+        raise NotFound("no such location in this organisation", field="location", found=location.pk)
+    before = snapshot(location)
+    for name, value in fields.items():
+        setattr(location, name, value)
+    validate_location(location)
+    with transaction.atomic():
+        location.save()
+        record_audit(actor, "update", location, before, snapshot(location))
+    return location
 
 
 def parse_network(value: str) -> str:

@@ -17,6 +17,17 @@ def demo_sandboxes() -> dict[str, int]:
     return dict(getattr(registry, "DEMO_SANDBOXES", {}))
 
 
+def demo_env() -> dict[str, str]:
+    """The demo's SMS go to the SMS gateway sandbox (its /_sandbox/state shows them: the guest
+    portal's codes by SMS can be read there), unless the environment chose a backend."""
+    import os
+
+    port = demo_sandboxes().get("sms")
+    if port is None or os.environ.get("PASSGATE_SMS_BACKEND"):
+        return {}
+    return {"PASSGATE_SMS_BACKEND": "http", "PASSGATE_SMS_URL": f"http://127.0.0.1:{port}"}
+
+
 class Command(BaseCommand):
     help = ("Run the demo: migrate, load the demo organisation, start gunicorn, the worker, the scheduler "
             "and the partner sandboxes; Ctrl-C stops them all.")
@@ -68,4 +79,4 @@ class Command(BaseCommand):
 
         bin_dir = __import__("sys").executable.rsplit("/", 1)[0]
         services[0].argv[0] = f"{bin_dir}/gunicorn"
-        raise SystemExit(supervisor.run(services, on_ready=ready))
+        raise SystemExit(supervisor.run(services, on_ready=ready, env=demo_env()))
