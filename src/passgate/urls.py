@@ -21,4 +21,7 @@ urlpatterns = [
     path("api", index_without_slash),
     path("api/", api.urls),
     path("radius/", include("passgate.guest.urls")),
+    path("portal/<str:organisation>/<str:location>/sponsor/", include("passgate.guest.sponsor_urls")),
+    # PLACEHOLDER until the portal branch is merged (its passgate.guest.portal.urls replaces it).
+    path("portal/<str:organisation>/<str:location>/", include("passgate.guest.portal_placeholder")),
 ]

@@ -17,7 +17,7 @@ from passgate.orgs.admin_base import OrgScopedAdmin, ReadOnlyAdmin, actor_for, e
 from passgate.orgs.models import Organisation
 from passgate.orgs.permissions import Permission, role_allows
 
-from . import delivery, listing, services
+from . import delivery, listing, services, sponsor
 from .models import (
     AccessMethod,
     Disconnect,
@@ -26,6 +26,7 @@ from .models import (
     Location,
     NasClient,
     RadiusSession,
+    SponsorRequest,
     TicketType,
 )
 
@@ -62,7 +63,15 @@ class LocationAdmin(OrgScopedAdmin):
 
     def create_row(self, actor, model, values):
         values.pop("organisation", None)
+        sponsor.validate_sponsoring(Location(organisation=actor.organisation, **values))
         return services.create_location(actor, **values)
+
+    def update_row(self, actor, obj, values):
+        probe = Location.objects.get(pk=obj.pk)
+        for name, value in values.items():
+            setattr(probe, name, value)
+        sponsor.validate_sponsoring(probe)
+        return super().update_row(actor, obj, values)
 
 
 class NasClientForm(forms.ModelForm):
@@ -327,3 +336,14 @@ class DisconnectAdmin(ReadOnlyAdmin):
     list_display = ["requested_at", "session", "nas", "reason", "attempts", "last_attempt_at", "result",
                     "error_cause"]
     list_filter = ["result", "reason"]
+
+
+@admin.register(SponsorRequest)
+class SponsorRequestAdmin(ReadOnlyAdmin):
+    """Sponsored access: who asked whom, and what the sponsor answered."""
+
+    list_display = ["created_at", "guest_email", "guest_name", "sponsor_email", "location", "status", "decided_at",
+                    "ticket", "grace_ticket", "client_address"]
+    list_filter = ["status", "location", "created_at"]
+    search_fields = ["guest_email", "sponsor_email", "guest_name"]
+    list_select_related = ["location", "ticket", "grace_ticket"]
