@@ -139,6 +139,9 @@ class IssueBatch(OrgScoped):
     count = models.PositiveIntegerField()
     issued_by = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Channels (EMAIL, SMS) the batch's ticket was sent by on the issuing request: a retry with the
+    # same client reference sends only what is missing, never twice.
+    delivered = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "client_reference"],
