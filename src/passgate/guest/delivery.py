@@ -14,9 +14,8 @@ import phonenumbers
 import segno
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.utils.html import escape
-
 from django.db import transaction
+from django.utils.html import escape
 
 from passgate.errors import InvalidInput
 from passgate.jobs.partner_http import PartnerClient, PartnerError, RetryPolicy
