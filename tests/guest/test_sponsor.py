@@ -283,3 +283,60 @@ def test_a_variable_sponsor_method_grants_its_shortest_stay_from_today(sponsored
     assert req.grace_ticket is None
     assert req.ticket.type == TicketType.SPONSOR and req.ticket.expires_at > timezone.now()
     assert req.ticket.expires_at - req.ticket.valid_from == dt.timedelta(days=1)
+
+
+def test_admin_lists_requests_by_status_and_checks_the_location_settings(sponsored, smtp):
+    from passgate.orgs.models import Role
+    from passgate.orgs.services import ensure_user, set_membership
+
+    user = ensure_user("desk", "pw-desk-123")
+    set_membership(sponsored.actor, user, Role.ADMINISTRATOR)
+    desk = Client()
+    desk.force_login(user)
+    ask(Client(), sponsored)
+    ask(Client(), sponsored, guest="bob@guest.example")
+    SponsorRequest.objects.filter(guest_email="bob@guest.example").update(status=SponsorStatus.DENIED)
+    listing = desk.get("/admin/guest/sponsorrequest/", {"status__exact": "PENDING"})
+    assert listing.status_code == 200
+    assert GUEST.encode() in listing.content and b"bob@guest.example" not in listing.content
+
+    page = desk.get(f"/admin/guest/location/{sponsored.location.pk}/change/")
+    assert b'name="sponsors_allowed"' in page.content and b'name="sponsor_method"' in page.content
+    form = {k: v for k, v in page.context["adminform"].form.initial.items() if v is not None}
+    form.update({"organisation": sponsored.location.organisation_id, "sponsors_allowed": "partner.example",
+                 "sponsor_method": sponsored.sponsor_method.pk})
+    refused = desk.post(f"/admin/guest/location/{sponsored.location.pk}/change/", form, follow=True)
+    assert b"Refused \xe2\x80\x94 sponsors_allowed: not an e-mail address or a domain" in refused.content
+    sponsored.location.refresh_from_db()
+    assert sponsored.location.sponsors_allowed == f"{BOSS}\n@partner.example"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approve_and_deny_at_once_decide_once(sponsored, smtp):
+    import threading
+
+    from django.db import connections
+
+    req = sponsor.request_access(sponsored.location, sponsor.Ask(GUEST, "Ana", BOSS))
+    tokens = [sponsor.decision_token(req, "approve"), sponsor.decision_token(req, "deny")]
+    barrier = threading.Barrier(2)
+    outcomes: list = [None, None]
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            outcomes[i] = sponsor.decide(tokens[i], sponsored.location).outcome
+        except Exception as exc:  # noqa: BLE001 — the outcome is what we assert on
+            outcomes[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(map(str, outcomes)) in (["ALREADY", "APPROVED"], ["ALREADY", "DENIED"]), outcomes
+    req.refresh_from_db()
+    issued = GuestTicket.objects.filter(batch__client_reference=f"sponsor:{req.pk}").count()
+    assert (req.status, issued) in ((SponsorStatus.APPROVED, 1), (SponsorStatus.DENIED, 0))
