@@ -340,3 +340,15 @@ def test_approve_and_deny_at_once_decide_once(sponsored, smtp):
     req.refresh_from_db()
     issued = GuestTicket.objects.filter(batch__client_reference=f"sponsor:{req.pk}").count()
     assert (req.status, issued) in ((SponsorStatus.APPROVED, 1), (SponsorStatus.DENIED, 0))
+
+
+def test_an_approval_that_cannot_issue_is_a_clear_page_and_decides_nothing(sponsored, smtp):
+    ask(Client(), sponsored)
+    [(_, _, mail)] = smtp.wait_for(1)
+    method = sponsored.sponsor_method
+    method.active = False  # switched off after the request
+    method.save()
+    response = Client().post(links(mail)["approve"])
+    assert response.status_code == 409 and b"Nothing was decided" in response.content
+    assert b"switched off" in response.content
+    assert SponsorRequest.objects.get().status == SponsorStatus.PENDING

@@ -83,7 +83,12 @@ def wait_status(request: HttpRequest, organisation: str, location: str, token: s
 def decide(request: HttpRequest, organisation: str, location: str, token: str) -> HttpResponse:
     place = _location(organisation, location)
     if request.method == "POST":
-        decision = sponsor.decide(token, place)
+        try:
+            decision = sponsor.decide(token, place)
+        except PassgateError as exc:  # e.g. the sponsor method was switched off meanwhile: nothing decided
+            return render(request, "guest/portal/sponsor_decide.html",
+                          {"location": place, "req": None, "action": "", "outcome": "ERROR", "error": exc},
+                          status=409)
         return _outcome(request, place, decision.outcome, decision.action, decision.request)
     req, action = sponsor.read_decision(token, place)
     if req is None:
