@@ -294,7 +294,7 @@ def test_admin_shows_portal_field_errors(site, hotel):
     data = {"code": "LOBBY", "name": "Hotel lobby", "time_zone": "Europe/Paris", "ssid": "Hotel-Guest",
             "qr_style": "PORTAL", "portal_url": "https://portal.example/login", "deliver_sms": "on",
             "languages": "en,xx", "sms_countries": "FR", "sms_per_number_per_day": 3,
-            "sms_method": site.sms_method.pk}
+            "sms_method": site.sms_method.pk, "sponsor_request_hours": 24}
     refused = client.post(url, data)
     assert refused.status_code == 200 and b"the portal does not speak this language" in refused.content
     assert b"found xx" in refused.content

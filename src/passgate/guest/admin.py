@@ -18,7 +18,7 @@ from passgate.orgs.admin_base import OrgScopedAdmin, ReadOnlyAdmin, actor_for, e
 from passgate.orgs.models import Organisation
 from passgate.orgs.permissions import Permission, role_allows
 
-from . import delivery, listing, services
+from . import delivery, listing, services, sponsor
 from .models import (
     AccessMethod,
     Disconnect,
@@ -27,6 +27,7 @@ from .models import (
     Location,
     NasClient,
     RadiusSession,
+    SponsorRequest,
     TicketType,
 )
 
@@ -94,11 +95,12 @@ class LocationAdmin(OrgScopedAdmin):
                            "portal_url", "deliver_print", "deliver_email", "deliver_sms"]}),
         ("Captive portal", {"fields": ["languages", "logo", "controller_login_url", "sms_method", "sms_countries",
                                        "sms_per_number_per_day"]}),
+        ("Sponsored access", {"fields": ["sponsors_allowed", "sponsor_method", "sponsor_request_hours"]}),
     ]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "sms_method":
+        if db_field.name in {"sms_method", "sponsor_method"}:
             object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
             # only this location's methods are offered (the form refuses any other one anyway)
             field.queryset = field.queryset.filter(location_id=object_id) if object_id else field.queryset.none()
@@ -106,9 +108,14 @@ class LocationAdmin(OrgScopedAdmin):
 
     def create_row(self, actor, model, values):
         values.pop("organisation", None)
+        sponsor.validate_sponsoring(Location(organisation=actor.organisation, **values))
         return services.create_location(actor, **values)
 
     def update_row(self, actor, obj, values):
+        probe = Location.objects.get(pk=obj.pk)
+        for name, value in values.items():
+            setattr(probe, name, value)
+        sponsor.validate_sponsoring(probe)
         return services.update_location(actor, obj, **values)
 
 
@@ -374,3 +381,14 @@ class DisconnectAdmin(ReadOnlyAdmin):
     list_display = ["requested_at", "session", "nas", "reason", "attempts", "last_attempt_at", "result",
                     "error_cause"]
     list_filter = ["result", "reason"]
+
+
+@admin.register(SponsorRequest)
+class SponsorRequestAdmin(ReadOnlyAdmin):
+    """Sponsored access: who asked whom, and what the sponsor answered."""
+
+    list_display = ["created_at", "guest_email", "guest_name", "sponsor_email", "location", "status", "decided_at",
+                    "ticket", "grace_ticket", "client_address"]
+    list_filter = ["status", "location", "created_at"]
+    search_fields = ["guest_email", "sponsor_email", "guest_name"]
+    list_select_related = ["location", "ticket", "grace_ticket"]

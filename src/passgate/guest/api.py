@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from passgate.apikit import DateIn, DateTimeIn, Limit, Text, aware, paginate, responses
+from passgate.apikit import DateIn, DateTimeIn, ErrorOut, Limit, Text, aware, paginate, responses
 from passgate.errors import InvalidInput
 from passgate.orgs.permissions import Permission
 from passgate.orgs.services import Actor, scoped_get
@@ -29,20 +29,35 @@ def _actor(request: HttpRequest, permission: Permission) -> Actor:
 
 
 class GuestIssueIn(Schema):
-    method: Text = Field(description="Access method code.", max_length=40)
-    count: int = Field(1, ge=1, le=services.MAX_COUNT)
-    type: Literal[tuple(TicketType.values)] = "API"  # type: ignore[valid-type]
-    user_id: Text = Field("", max_length=254, description="Recipient's e-mail or mobile.")
-    extra: dict[str, Text | int | float | None] = Field(default_factory=dict)
-    valid_from: DateTimeIn | DateIn | None = None
-    valid_until: DateTimeIn | DateIn | None = None
+    """Issue guest WiFi tickets (type API unless said otherwise). With a client_reference the call is
+    idempotent: repeating it returns the first call's tickets (HTTP 200 instead of 201) and sends
+    nothing already sent; the same reference with different content is refused (409)."""
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "method": "DAY", "user_id": "ana@example.org", "extra": {"room": "204"},
+        "client_reference": "booking-2031-0042", "deliver": ["EMAIL"]}]}}
+
+    method: Text = Field(description="Access method code (the location's predefined rate).", max_length=40)
+    count: int = Field(1, ge=1, le=services.MAX_COUNT, description="How many tickets (1 when delivering).")
+    type: Literal[tuple(TicketType.values)] = Field(  # type: ignore[valid-type]
+        "API", description="Ticket type; API for this channel. INDIVIDUAL, VARIABLE and SPECIAL must match the "
+                           "method's format.")
+    user_id: Text = Field("", max_length=254, description="The recipient: e-mail (deliver EMAIL) or mobile in "
+                                                          "international or national form (deliver SMS).")
+    extra: dict[str, Text | int | float | None] = Field(
+        default_factory=dict, description="Values of the method's extra fields, by field name; required ones "
+                                          "must be present, unknown ones are refused.")
+    valid_from: DateTimeIn | DateIn | None = Field(None, description="Variable/Special: first day (or instant).")
+    valid_until: DateTimeIn | DateIn | None = Field(None, description="Variable/Special: last day (or instant).")
     username: Text | None = Field(None, max_length=64, description="Special methods: the operator's own.")
-    password: Text | None = Field(None, max_length=64)
-    devices: int | None = Field(None, ge=1, le=1000)
-    quota_bytes: int | None = Field(None, ge=1, le=2**63 - 1)
+    password: Text | None = Field(None, max_length=64, description="Special methods: the operator's own.")
+    devices: int | None = Field(None, ge=1, le=1000, description="Special methods: simultaneous devices.")
+    quota_bytes: int | None = Field(None, ge=1, le=2**63 - 1, description="Special methods: data quota in bytes.")
     client_reference: Text | None = Field(None, max_length=100, description="Idempotency key: the same "
                                                                              "reference returns the same tickets.")
-    deliver: list[Literal["EMAIL", "SMS"]] = Field(default_factory=list)
+    deliver: list[Literal["EMAIL", "SMS"]] = Field(
+        default_factory=list, description="Send the ticket to user_id by these channels (count 1). Checked before "
+                                          "issuing; each channel is sent once per client_reference.")
 
 
 class GuestSessionOut(Schema):
@@ -84,10 +99,11 @@ class GuestTicketOut(Schema):
 
 
 class GuestIssueOut(Schema):
-    created: bool
+    created: bool = Field(description="False when a client_reference replayed an earlier call.")
     client_reference: str | None
     tickets: list[GuestTicketOut]
-    delivered: list[str]
+    delivered: list[str] = Field(description="Addresses/numbers this call sent the ticket to (a replay sends "
+                                             "only what the first call could not).")
 
 
 class GuestTicketPage(Schema):
@@ -153,7 +169,7 @@ def _ticket(actor: Actor, serial: str) -> GuestTicket:
     return listing.one(actor.organisation, serial)
 
 
-@router.post("/tickets", response=responses(GuestIssueOut, 201, **{"200": GuestIssueOut}), operation_id="issue_guest_tickets",
+@router.post("/tickets", response=responses(GuestIssueOut, 201, **{"200": GuestIssueOut, "502": ErrorOut}), operation_id="issue_guest_tickets",
              summary="Issue guest WiFi tickets")
 def issue(request: HttpRequest, payload: GuestIssueIn) -> Any:
     actor = _actor(request, Permission.SELL)
@@ -165,14 +181,14 @@ def issue(request: HttpRequest, payload: GuestIssueIn) -> Any:
     if payload.deliver and payload.count != 1:
         raise InvalidInput("delivery sends one ticket to one recipient", field="deliver",
                            expected="count 1 with deliver, or no delivery", found=payload.count)
+    for channel in payload.deliver:  # before issuing: a delivery that cannot work leaves nothing behind
+        delivery.check_deliverable(method.location, channel, payload.user_id)
     issued = services.issue_tickets(actor, services.IssueRequest(
         method=method, count=payload.count, type=payload.type, user_id=payload.user_id, extra=payload.extra,
         valid_from=valid_from, valid_until=valid_until, username=payload.username, password=payload.password,
         devices=payload.devices, quota_bytes=payload.quota_bytes, client_reference=payload.client_reference))
-    delivered = []
-    if issued.created:
-        for channel in payload.deliver:
-            delivered.append(delivery.deliver(issued.tickets[0], channel))
+    # A replay sends only what the first request could not (the batch records what was sent).
+    delivered = delivery.deliver_once(issued.batch, issued.tickets[0], payload.deliver) if payload.deliver else []
     return Status(201 if issued.created else 200, {
         "created": issued.created, "client_reference": issued.batch.client_reference,
         "tickets": [ticket_out(t) for t in issued.tickets], "delivered": delivered})
@@ -186,7 +202,15 @@ def list_tickets(request: HttpRequest, query: Query[GuestListQuery]) -> Any:
     return paginate(qs, query.cursor, query.limit, ticket_out)
 
 
-@router.get("/tickets.csv", operation_id="export_guest_tickets", summary="The issued list as CSV (same filters)")
+# Binary and CSV answers: documented with their media type, and their refusals as JSON errors.
+CSV_DOC = {"responses": {"200": {"description": "The issued list as CSV", "content": {
+    "text/csv": {"schema": {"type": "string"}}}}}}
+PDF_DOC = {"responses": {"200": {"description": "The slip", "content": {
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}}
+
+
+@router.get("/tickets.csv", response=responses(None), operation_id="export_guest_tickets", openapi_extra=CSV_DOC,
+            summary="The issued list as CSV (same filters)")
 def export(request: HttpRequest, query: Query[GuestListQuery]) -> HttpResponse:
     actor = _actor(request, Permission.VIEW)
     qs = listing.filtered(actor.organisation, query.dict(exclude={"cursor", "limit"}))
@@ -220,7 +244,8 @@ def resend(request: HttpRequest, serial: str, payload: GuestResendIn) -> Any:
     return {"channel": payload.channel, "to": delivery.deliver(ticket, payload.channel, payload.to)}
 
 
-@router.get("/tickets/{serial}/slip.pdf", operation_id="print_guest_ticket", summary="The printable slip (PDF)")
+@router.get("/tickets/{serial}/slip.pdf", response=responses(None), operation_id="print_guest_ticket",
+            openapi_extra=PDF_DOC, summary="The printable slip (PDF)")
 def slip(request: HttpRequest, serial: str) -> HttpResponse:
     actor = _actor(request, Permission.VIEW)
     ticket = _ticket(actor, serial)

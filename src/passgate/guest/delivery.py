@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import smtplib
 import sys
 import zoneinfo
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -13,12 +14,13 @@ import phonenumbers
 import segno
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.utils.html import escape
 
 from passgate.errors import InvalidInput
-from passgate.jobs.partner_http import PartnerClient, RetryPolicy
+from passgate.jobs.partner_http import PartnerClient, PartnerError, RetryPolicy
 
-from .models import GuestTicket, Location, QrStyle
+from .models import GuestTicket, IssueBatch, Location, QrStyle
 
 logger = logging.getLogger("passgate.guest.delivery")
 
@@ -200,3 +202,43 @@ def deliver(ticket: GuestTicket, channel: str, to: str | None = None) -> str:
     if channel == "SMS":
         return send_sms(ticket, to)
     raise InvalidInput("unknown delivery channel", field="channel", expected="EMAIL or SMS", found=channel)
+
+
+def check_deliverable(location: Location, channel: str, to: str) -> None:
+    """Refuse, before anything is issued, a delivery that cannot work: a channel the location does
+    not offer, or a recipient that is not an e-mail address / a valid mobile number."""
+    if channel == "EMAIL":
+        if not location.deliver_email:
+            raise InvalidInput("this location does not deliver by e-mail", field="deliver",
+                               expected="a channel the location offers", found="EMAIL")
+        if "@" not in to or " " in to.strip():
+            raise InvalidInput("delivery by e-mail needs the recipient's address in user_id", field="user_id",
+                               expected="name@example.org", found=to or "nothing")
+    elif channel == "SMS":
+        if not location.deliver_sms:
+            raise InvalidInput("this location does not deliver by SMS", field="deliver",
+                               expected="a channel the location offers", found="SMS")
+        normalise_phone(to, field="user_id")
+    else:
+        raise InvalidInput("unknown delivery channel", field="deliver", expected="EMAIL or SMS", found=channel)
+
+
+def deliver_once(batch: IssueBatch, ticket: GuestTicket, channels: list[str]) -> list[str]:
+    """Send the ticket by each channel not yet recorded on its batch, and record it: a request
+    retried with the same client reference completes a delivery that failed, and never repeats
+    one that worked. Each channel is sent under the batch's row lock, so two retries at once send
+    once. Returns the addresses/numbers sent to by this call."""
+    sent = []
+    for channel in dict.fromkeys(channels):
+        with transaction.atomic():
+            locked = IssueBatch.objects.select_for_update().get(pk=batch.pk)
+            if channel in locked.delivered:
+                continue
+            try:
+                sent.append(deliver(ticket, channel))
+            except (smtplib.SMTPException, OSError) as exc:
+                raise PartnerError(f"the e-mail could not be sent ({exc}); the ticket is issued: repeat the request "
+                                   "with the same client_reference to send it", field="deliver") from None
+            locked.delivered = [*locked.delivered, channel]
+            locked.save(update_fields=["delivered"])
+    return sent

@@ -34,6 +34,11 @@ def load_demo(organisation, actor) -> None:
                            price=Decimal("3.00"), devices=3, min_days=1, max_days=14)
     event = services.create_method(actor, location, code="EVENT", name="Conference", format=Format.SPECIAL,
                                    devices=1, bandwidth_down=5_000_000)
+    # Sponsored access: staff of the hotel's domain approve guests; 10 minutes of grace while they decide.
+    sponsored = services.create_method(actor, location, code="SPONSORED", name="Sponsored day", format=Format.SINGLE,
+                                       devices=2, duration=dt.timedelta(hours=24), grace_minutes=10)
+    location.sponsors_allowed, location.sponsor_method = "@hotel.example", sponsored
+    location.save(update_fields=["sponsors_allowed", "sponsor_method"])
     services.issue_tickets(actor, services.IssueRequest(method=day, count=5, user_id="guest@example.org",
                                                         extra={"room": "101"}))
     now = timezone.now()

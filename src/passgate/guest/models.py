@@ -46,6 +46,16 @@ class Location(OrgScoped):
                                      help_text="Countries whose mobiles may request a code, e.g. FR,BE,CH. "
                                                "Blank: only the country of PASSGATE_SMS_REGION.")
     sms_per_number_per_day = models.PositiveIntegerField("SMS per number per day", default=3)
+    # Sponsored access (guest.sponsor): who may vouch for a guest, which method they grant, and
+    # how long a sponsor has to answer.
+    sponsors_allowed = models.TextField(
+        blank=True, help_text="Sponsors allowed to approve guests: e-mail addresses and/or domains such as "
+                              "@example.com, separated by commas or new lines. Empty: no sponsored access.")
+    sponsor_method = models.ForeignKey("AccessMethod", on_delete=models.SET_NULL, null=True, blank=True,
+                                       related_name="+", help_text="The access method a sponsor grants "
+                                                                   "(Single or Variable).")
+    sponsor_request_hours = models.PositiveIntegerField(
+        default=24, help_text="Hours a sponsor has to answer; the approve and deny links expire then.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "code"], name="guest_location_code")]
@@ -115,6 +125,11 @@ class AccessMethod(OrgScoped):
     extra_retention_days = models.PositiveIntegerField(default=30, help_text="Days the extra fields' values are "
                                                                              "kept, then purged.")
     active = models.BooleanField(default=True)
+    # Sponsored access: a short ticket the guest gets at once while the sponsor decides, cut if
+    # the sponsor declines.
+    grace_minutes = models.PositiveIntegerField(
+        "sponsor grace access (minutes)", default=0,
+        help_text="Sponsored access with this method: minutes of access while the sponsor decides (0 = none).")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "code"], name="guest_method_code")]
@@ -150,6 +165,9 @@ class IssueBatch(OrgScoped):
     count = models.PositiveIntegerField()
     issued_by = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Channels (EMAIL, SMS) the batch's ticket was sent by on the issuing request: a retry with the
+    # same client reference sends only what is missing, never twice.
+    delivered = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "client_reference"],
@@ -288,3 +306,35 @@ class PortalAttempt(OrgScoped):
 
     class Meta:
         indexes = [models.Index(fields=["organisation", "scope", "key", "at"], name="guest_portal_attempt")]
+class SponsorStatus(models.TextChoices):
+    PENDING = "PENDING", "waiting for the sponsor"
+    APPROVED = "APPROVED", "approved"
+    DENIED = "DENIED", "denied"
+    EXPIRED = "EXPIRED", "expired"
+
+
+class SponsorRequest(OrgScoped):
+    """A guest asking a sponsor for access (type SPONSOR). Its status is the single-use guard of
+    the approve and deny links: it leaves PENDING once, under select_for_update."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="sponsor_requests")
+    method = models.ForeignKey(AccessMethod, on_delete=models.PROTECT, related_name="+")
+    guest_email = models.EmailField("guest's e-mail")
+    guest_name = models.CharField("guest's name", max_length=200)
+    sponsor_email = models.EmailField("sponsor's e-mail")
+    status = models.CharField(max_length=10, choices=SponsorStatus.choices, default=SponsorStatus.PENDING)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(help_text="The sponsor's links stop working then.")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    ticket = models.ForeignKey(GuestTicket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    grace_ticket = models.ForeignKey(GuestTicket, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "status"]),
+                   models.Index(fields=["guest_email", "created_at"]),
+                   models.Index(fields=["client_address", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.guest_email} → {self.sponsor_email} ({self.status})"

@@ -486,11 +486,27 @@ def issue_tickets(actor: Actor, req: IssueRequest, *, now: dt.datetime | None = 
 
 
 def _replay(batch: IssueBatch, req: IssueRequest) -> Issued:
-    if batch.method_id != req.method.pk or batch.count != req.count:
-        raise Conflict("this client reference was used for another request", field="client_reference",
-                       expected=f"{batch.count} ticket(s) of method {batch.method_id}",
-                       found=f"{req.count} ticket(s) of method {req.method.pk}")
-    return Issued(batch=batch, tickets=list(batch.tickets.order_by("pk")), created=False)
+    """The first request's tickets, if this one asks for the same thing; otherwise a Conflict
+    naming the first difference (a reused reference is a client's bug, not a retry)."""
+    tickets = list(batch.tickets.order_by("pk"))
+    first = tickets[0] if tickets else None
+    wanted_type = req.type or TYPE_OF_FORMAT[req.method.format]
+    differences = [("method", batch.method.code, req.method.code), ("count", batch.count, req.count),
+                   ("type", batch.type, wanted_type)]
+    if first is not None:
+        differences.append(("user_id", first.user_id, (req.user_id or "").strip()))
+        if first.extra_purged_at is None:  # purged values can no longer be compared
+            try:
+                extra = clean_extra(req.method, req.extra)
+            except InvalidInput:
+                extra = req.extra
+            differences.append(("extra", first.extra, extra))
+    for name, before, now in differences:
+        if before != now:
+            raise Conflict(f"this client reference was used for another request: its {name} differs",
+                           field="client_reference", expected=f"{name} {before!r} as in the first request",
+                           found=f"{name} {now!r}")
+    return Issued(batch=batch, tickets=tickets, created=False)
 
 
 # ---------------------------------------------------------------- cancelling, expiring, cutting

@@ -1,4 +1,12 @@
-"""Placeholder for the sponsor channel's portal pages (helper `sponsor` writes this module: URL
-names portal-sponsor, portal-sponsor-wait, sponsor-decide). Empty: the portal shows no sponsor link."""
+"""Sponsored access, mounted by the portal at /portal/<organisation>/<location>/sponsor/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import sponsor_views
+
+urlpatterns = [
+    path("", sponsor_views.ask, name="portal-sponsor"),
+    path("wait/<str:token>/", sponsor_views.wait, name="portal-sponsor-wait"),
+    path("wait/<str:token>/status", sponsor_views.wait_status, name="portal-sponsor-status"),
+    path("decide/<str:token>/", sponsor_views.decide, name="sponsor-decide"),
+]

@@ -69,7 +69,9 @@ def _urls(location) -> dict[str, str]:
 
 
 def sponsor_url(location) -> str:
-    """The sponsor page, when the sponsor channel is installed."""
+    """The sponsor page, when the location offers sponsored access."""
+    if not (location.sponsor_method_id and location.sponsors_allowed.strip()):
+        return ""
     try:
         return reverse("portal-sponsor", kwargs={"organisation": location.organisation.code,
                                                  "location": location.code})
