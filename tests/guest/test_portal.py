@@ -290,7 +290,10 @@ def test_admin_shows_portal_field_errors(site, hotel):
     url = f"/admin/guest/location/{site.location.pk}/change/"
     form = client.get(url)
     assert b'name="sms_countries"' in form.content and b"One hour by SMS" in form.content
-    assert b"Day pass" in form.content and b"BARSMS" not in form.content
+    other = services.create_location(hotel.actor, code="BAR", name="Bar", ssid="Bar", qr_style="PORTAL",
+                                     portal_url="https://portal.example/bar")
+    elsewhere = services.create_method(hotel.actor, other, code="BARSMS", name="Bar by SMS", format=Format.SINGLE,
+                                       duration=dt.timedelta(hours=1))
     data = {"code": "LOBBY", "name": "Hotel lobby", "time_zone": "Europe/Paris", "ssid": "Hotel-Guest",
             "qr_style": "PORTAL", "portal_url": "https://portal.example/login", "deliver_sms": "on",
             "languages": "en,xx", "sms_countries": "FR", "sms_per_number_per_day": 3,
@@ -298,6 +301,12 @@ def test_admin_shows_portal_field_errors(site, hotel):
     refused = client.post(url, data)
     assert refused.status_code == 200 and b"the portal does not speak this language" in refused.content
     assert b"found xx" in refused.content
+    wrong_place = client.post(url, {**data, "languages": "en", "sms_method": elsewhere.pk})
+    assert b"the SMS method must be an access method of this location" in wrong_place.content
+    unknown_country = client.post(url, {**data, "languages": "en", "sms_countries": "FR,XX"})
+    assert b"unknown country code" in unknown_country.content
+    site.location.refresh_from_db()
+    assert (site.location.languages, site.location.sms_method) == ("en,fr", site.sms_method)
     saved = client.post(url, {**data, "languages": "fr,en", "sms_countries": "FR,BE"})
     assert saved.status_code == 302
     site.location.refresh_from_db()

@@ -9,6 +9,7 @@ import re
 
 import phonenumbers
 import pytest
+from django.utils import timezone
 
 from passgate.guest import sms_request
 from passgate.guest.models import GuestTicket, PortalAttempt, TicketType
@@ -139,3 +140,14 @@ def test_no_sms_method_no_sms_page(site, hotel):
     services.update_location(hotel.actor, site.location, sms_method=None)
     assert guest().get(site.url("portal-sms")).status_code == 404
     assert b"Get a code by SMS" not in guest().get(site.url("portal-home")).content
+
+
+def test_a_variable_sms_method_gives_its_shortest_stay_from_today(site, hotel, sms):
+    from passgate.guest import services
+
+    services.update_location(hotel.actor, site.location, sms_method=hotel.variable)
+    done = sms_request.request_code(site.location, MOBILE, client_address="10.6.6.6", nonce="v")
+    ticket = done.ticket
+    assert done.sent and ticket.type == TicketType.SMS and ticket.method == hotel.variable
+    assert (ticket.expires_at - ticket.valid_from).days == hotel.variable.min_days
+    assert ticket.valid_from <= timezone.now() < ticket.expires_at

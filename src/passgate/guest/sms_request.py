@@ -8,6 +8,7 @@ location's list, and too many requests per number or per client address."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 
 import phonenumbers
@@ -98,8 +99,7 @@ def request_code(location: Location, raw_number: str, *, client_address: str, no
         ticket = issued.tickets[0]
         if not issued.created:
             return SmsRequested(ticket=ticket, number=number, sent=False)
-        for scope in (PER_ADDRESS.scope,):
-            ratelimit.record(org, scope, client_address, now)
+        ratelimit.record(org, PER_ADDRESS.scope, client_address, now)
         for limit in per_number_limits(location):
             ratelimit.record(org, limit.scope, number, now)
         delivery.send_sms(ticket, number)
@@ -110,7 +110,5 @@ def _variable_days(method, location: Location, now: dt.datetime) -> dict:
     """A Variable SMS method gives its shortest stay, starting today (in the location's zone)."""
     if method.format != "VARIABLE":
         return {}
-    import zoneinfo
-
     today = now.astimezone(zoneinfo.ZoneInfo(location.time_zone)).date()
     return {"valid_from": today, "valid_until": today + dt.timedelta(days=method.min_days - 1)}
