@@ -21,4 +21,6 @@ urlpatterns = [
     path("api", index_without_slash),
     path("api/", api.urls),
     path("radius/", include("passgate.guest.urls")),
+    # charge to the room (hotel PMS connector), under the portal's prefix for the walled garden
+    path("portal/", include("passgate.connectors.fias.urls")),
 ]
