@@ -89,3 +89,11 @@ class PmsPosting(OrgScoped):
 
     def __str__(self) -> str:
         return f"P#{self.sequence} room {self.room_number}"
+
+
+class InHouseStay(GuestTicket):
+    """The live hotel stays (PMS tickets with a reservation), for the back office's list."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "in-house stay"

@@ -85,6 +85,23 @@ def create_link(actor: Actor, location: Location, **fields) -> PmsLink:
     return link
 
 
+def update_link(actor: Actor, link: PmsLink, **fields) -> PmsLink:
+    """Change a link's settings (the running `passgate pms` picks them up on its next restart)."""
+    actor.require(Permission.MANAGE_INTERFACES)
+    if link.organisation_id != actor.organisation.pk:
+        raise NotFound("no such PMS link in this organisation", field="link", found=link.pk)
+    fields.pop("organisation", None)
+    if "location" in fields and fields["location"].pk != link.location_id:
+        raise InvalidInput("a link stays with its location", field="location", expected=link.location.code,
+                           found=fields["location"].code)
+    fields.pop("location", None)
+    for name, value in fields.items():
+        setattr(link, name, value)
+    validate_link(link)
+    link.save()
+    return link
+
+
 # ---------------------------------------------------------------- link status
 
 def mark_connected(link_id: int, connected: bool, error: str = "", now: dt.datetime | None = None) -> None:
