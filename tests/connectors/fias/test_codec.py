@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from passgate.connectors.fias.codec import (
@@ -65,6 +65,7 @@ def test_encode_decode_round_trip_of_bytes(rec):
     assert encode(decode(wire)) == wire
 
 
+@settings(deadline=None)
 @given(st.lists(records(), min_size=1, max_size=5), st.binary(max_size=12).map(lambda b: b.replace(b"\x02", b"")))
 def test_the_stream_decoder_gives_the_same_records_wherever_the_bytes_are_split(recs, garbage):
     wire = garbage + b"".join(encode(r) + garbage for r in recs)

@@ -18,7 +18,7 @@ import zoneinfo
 from dataclasses import dataclass, field, replace
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from . import services
@@ -113,6 +113,8 @@ async def run_link(interface: Interface, stop_event: asyncio.Event) -> None:
         except TimeoutError:
             pass
         backoff = min(backoff * 2, interface.backoff_max)
+    # the ORM thread's connection goes with the link (a database is not left held by a stopped process)
+    await _call(connections.close_all)
 
 
 async def _serve(interface: Interface, stop_event: asyncio.Event) -> None:
