@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 import zoneinfo
 from decimal import Decimal
@@ -200,3 +201,25 @@ def test_postings_wait_while_the_link_is_down_and_go_once_it_is_up(pms, hotel, s
     start_link()
     wait_for(lambda: PmsPosting.objects.get(pk=posting.pk).status == PostingStatus.OK, what="posted after restart")
     assert [p["P#"] for p in pms.state()["postings"]] == ["1"]
+
+
+def test_la_is_sent_as_keep_alive(pms, hotel, start_link):
+    start_link(keepalive=0.3)
+    wait_for(lambda: sum(r.startswith("LA|") for r in pms.state()["received"]) >= 4, what="keep-alive LAs")
+    wait_for(lambda: PmsLink.objects.get().last_alive_at is not None, what="the PMS's LA recorded")
+
+
+def test_after_le_postings_wait_for_the_next_link(pms, hotel, start_link):
+    start_link()
+    wait_for(lambda: linked(pms))
+    pms.checkin("101", "R-E", "Martin")
+    wait_for(lambda: stay("R-E"))
+    pms.post("end")  # LE: the PMS ends the link but the socket stays open for now
+    posting = charge(hotel)
+    pms.checkin("102", "R-E2", "Dubois")  # records still flow: once this one is in, LE was handled
+    wait_for(lambda: stay("R-E2"))
+    time.sleep(0.3)  # several polls of the link
+    assert PmsPosting.objects.get(pk=posting.pk).status == PostingStatus.PENDING
+    assert pms.state()["postings"] == []
+    pms.post("drop")  # reconnect: LS … then the buffered posting goes
+    wait_for(lambda: PmsPosting.objects.get(pk=posting.pk).status == PostingStatus.OK, what="posted after LE")

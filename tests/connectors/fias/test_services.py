@@ -153,3 +153,30 @@ def test_a_refused_charge_says_so(hotel, org):
     page = client.get(sent["Location"])
     assert b"did not accept" in page.content and b"credit limit" in page.content
     assert PmsPosting.objects.get().ticket is None
+
+
+def test_room_charging_is_offered_only_where_a_link_allows_it(hotel, admin_actor):
+    assert "ROOM" in [p.code for p in channels.payment_providers(hotel.location)]
+    services.update_link(admin_actor, hotel.link, allow_postings=False)
+    assert "ROOM" not in [p.code for p in channels.payment_providers(hotel.location)]
+    with pytest.raises(Conflict) as err:
+        charge(hotel)
+    assert err.value.field == "provider"
+
+
+def test_a_booked_charge_sends_the_ticket_to_the_e_mail_given(hotel, smtp, django_capture_on_commit_callbacks):
+    services.check_in(hotel.link, gi("101", "R1", "Martin"))
+    today = dt.date.today()
+    services.request_posting(services.Charge(location=hotel.location, method=hotel.day, amount=Decimal("4.50"),
+                                             currency="EUR", room_number="101", last_name="Martin",
+                                             first_day=today, last_day=today, email="martin@example.org"))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.posting_answer(hotel.link, Record.make("PA", P_=1, AS="OK"))
+    ((_, recipients, message),) = smtp.wait_for(1)
+    ticket = PmsPosting.objects.get().ticket
+    assert recipients == ["martin@example.org"] and ticket.password in message.get_body(("plain",)).get_content()
+
+
+def test_a_change_for_an_unknown_reservation_checks_it_in(hotel):
+    ticket = services.change(hotel.link, Record.make("GC", RN="330", G_="R30", GN="Lambert"))
+    assert ticket.room_number == "330" and ticket.status == GuestStatus.NO_USE
