@@ -180,3 +180,12 @@ def test_a_booked_charge_sends_the_ticket_to_the_e_mail_given(hotel, smtp, djang
 def test_a_change_for_an_unknown_reservation_checks_it_in(hotel):
     ticket = services.change(hotel.link, Record.make("GC", RN="330", G_="R30", GN="Lambert"))
     assert ticket.room_number == "330" and ticket.status == GuestStatus.NO_USE
+
+
+def test_a_reservation_checked_in_again_after_its_check_out_is_a_new_stay(hotel):
+    first, _ = services.check_in(hotel.link, gi("12", "R12", "Blanc"))
+    services.check_out(hotel.link, Record.make("GO", RN="12", G_="R12"))
+    again, created = services.check_in(hotel.link, gi("12", "R12", "Blanc"))
+    assert created and again.pk != first.pk and again.status == GuestStatus.NO_USE and again.username == "12"
+    replay, created = services.check_in(hotel.link, gi("12", "R12", "Blanc"))
+    assert not created and replay.pk == again.pk

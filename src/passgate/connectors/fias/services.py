@@ -162,14 +162,20 @@ def check_in(link: PmsLink, rec: Record, now: dt.datetime | None = None) -> tupl
         return existing, False
     username, password = _credentials(link, rec)
     actor = actor_of(link)
+    reference = f"pms:{link.location.code}:{reservation}"
     with transaction.atomic():
         username = stays.free_username(link.organisation, username)
-        req = guest.IssueRequest(method=link.access_method, type=TicketType.PMS, user_id=reservation,
-                                 valid_from=now, valid_until=_stay_until(link, rec, now), username=username,
-                                 password=password, room_number=room, pms_reservation=reservation,
-                                 last_name=rec.get("GN").strip(),
-                                 client_reference=f"pms:{link.location.code}:{reservation}")
-        issued = guest.issue_tickets(actor, req, now=now)
+        for attempt in range(1, 100):
+            # a reservation checked in again after its check-out (a reinstated stay) is a new stay:
+            # the first key now names a finished ticket, so the next key is tried
+            req = guest.IssueRequest(method=link.access_method, type=TicketType.PMS, user_id=reservation,
+                                     valid_from=now, valid_until=_stay_until(link, rec, now), username=username,
+                                     password=password, room_number=room, pms_reservation=reservation,
+                                     last_name=rec.get("GN").strip(),
+                                     client_reference=reference if attempt == 1 else f"{reference}#{attempt}")
+            issued = guest.issue_tickets(actor, req, now=now)
+            if issued.created or issued.tickets[0].status in stays.LIVE:
+                break
     return issued.tickets[0], issued.created
 
 
