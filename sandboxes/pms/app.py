@@ -59,8 +59,6 @@ class PmsServer:
         self.thread.start()
         self._ready.wait(10)
         self.port = self._server.sockets[0].getsockname()[1]
-        with state.lock:
-            state.data["fias_port"] = self.port
 
     def _run(self, port: int) -> None:
         asyncio.set_event_loop(self.loop)
@@ -287,7 +285,10 @@ def create_app(state_file: str | None = None, demo: bool = False, fias_port: int
     routes = [Route(f"/pms/{name}", fn, methods=["POST"]) for name, fn in (
         ("checkin", checkin), ("checkout", checkout), ("move", move), ("answers", answers), ("release", release),
         ("drop", drop), ("down", down), ("resync", resync), ("raw", raw), ("end", end))]
-    app = create_sandbox_app("pms", routes, initial=_initial, state_file=state_file)
+    def inspect(state: SandboxState) -> dict[str, Any]:  # the port survives a /_sandbox/reset
+        return {**state.data, "fias_port": holder["pms"].port}
+
+    app = create_sandbox_app("pms", routes, initial=_initial, state_file=state_file, inspect=inspect)
     state: SandboxState = app.state.sandbox
     if demo and not state.data["in_house"]:
         departure = (dt.date.today() + dt.timedelta(days=3)).strftime("%y%m%d")
