@@ -23,7 +23,7 @@ DEMO_SANDBOXES: dict[str, int] = {
     "otipass": 8102,
     "tixngo": 8103,
     "sms": 8104,
-    "pms": 8106,  # HTTP control; FIAS itself on 8107 (sandboxes.pms.app.DEFAULT_FIAS_PORT)
+    "pms": 8106,  # HTTP control; FIAS itself on 8116 (sandboxes.pms.app.DEFAULT_FIAS_PORT)
 }
 
 

@@ -30,7 +30,7 @@ from ..framework import create_app as create_sandbox_app
 from .wire import Frames, encode
 from .wire import Rec as Record
 
-DEFAULT_FIAS_PORT = 8107
+DEFAULT_FIAS_PORT = 8116
 
 
 def _initial() -> dict[str, Any]:

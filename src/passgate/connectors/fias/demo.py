@@ -1,4 +1,4 @@
-"""Demo: the lobby hotel's PMS link to the stand-in (`passgate sandbox pms`, FIAS on 127.0.0.1:8107,
+"""Demo: the lobby hotel's PMS link to the stand-in (`passgate sandbox pms`, FIAS on 127.0.0.1:8116,
 two guests in house: room 101 Martin, room 102 Dubois), and `passgate pms` run by the demo."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from passgate.guest.models import AccessMethod, Format, Location
 from . import services
 from .models import PmsLink
 
-DEMO_FIAS_PORT = 8107  # sandboxes.pms.app.DEFAULT_FIAS_PORT
+DEMO_FIAS_PORT = 8116  # sandboxes.pms.app.DEFAULT_FIAS_PORT
 
 
 def load_demo(organisation, actor) -> None:
