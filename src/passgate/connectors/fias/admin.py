@@ -57,7 +57,3 @@ class InHouseStayAdmin(ReadOnlyAdmin):
     list_display = ["room_number", "last_name", "pms_reservation", "username", "status", "location", "expires_at"]
     list_filter = ["location"]
     search_fields = ["room_number", "last_name", "pms_reservation"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(type="PMS", status__in=services.stays.LIVE).exclude(
-            pms_reservation="")

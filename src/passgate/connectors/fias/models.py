@@ -91,8 +91,15 @@ class PmsPosting(OrgScoped):
         return f"P#{self.sequence} room {self.room_number}"
 
 
+class InHouseManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(type="PMS", status__in=["NO_USE", "IN_USE"]).exclude(pms_reservation="")
+
+
 class InHouseStay(GuestTicket):
     """The live hotel stays (PMS tickets with a reservation), for the back office's list."""
+
+    objects = InHouseManager()
 
     class Meta:
         proxy = True
