@@ -266,6 +266,8 @@ class RunningSandbox:
         return self.app.state.sandbox
 
     def stop(self) -> None:
+        for hook in getattr(self.app.state, "stop_hooks", ()):  # a sandbox's own listeners (pms: FIAS TCP)
+            hook()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

@@ -15,6 +15,7 @@ SANDBOXES: dict[str, str] = {
     "tixngo": "sandboxes.tixngo.app:create_app",
     "sms": "sandboxes.sms.app:create_app",
     "hotspot": "sandboxes.hotspot.app:create_app",
+    "pms": "sandboxes.pms.app:create_app",
 }
 
 # `passgate demo` starts each of these: `passgate sandbox NAME --port PORT`.
@@ -24,6 +25,7 @@ DEMO_SANDBOXES: dict[str, int] = {
     "tixngo": 8103,
     "sms": 8104,
     "hotspot": 8107,
+    "pms": 8106,  # HTTP control; FIAS itself on 8116 (sandboxes.pms.app.DEFAULT_FIAS_PORT)
 }
 
 

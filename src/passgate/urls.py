@@ -22,4 +22,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("radius/", include("passgate.guest.urls")),
     path("portal/", include("passgate.guest.portal.urls")),
+    # charge to the room (hotel PMS connector), under the portal's prefix for the walled garden
+    path("portal/", include("passgate.connectors.fias.urls")),
 ]

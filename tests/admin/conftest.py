@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from access.conftest import Venue, do_scan, venue  # noqa: F401  (the access tests' venue: sector, doors, devices)
@@ -17,6 +18,8 @@ from django.utils import timezone
 from passgate.access import services as access
 from passgate.catalog import services as catalog
 from passgate.catalog.models import Contingent
+from passgate.connectors.fias import services as fias
+from passgate.connectors.fias.codec import Record
 from passgate.guest import services as guest
 from passgate.jobs import services as jobs
 from passgate.orgs.models import Membership, Organisation, Role
@@ -56,6 +59,12 @@ def build_side(catalogue, prefix: str) -> Side:
     day = guest.create_method(actor, lobby, code=f"{prefix}DAY", name="Day", format="SINGLE",
                               duration=dt.timedelta(days=1))
     guest.issue_tickets(actor, guest.IssueRequest(method=day))
+    # hotel PMS: a link, a stay checked in, a posting to its room
+    stay = guest.create_method(actor, lobby, code=f"{prefix}STAY", name="Stay", format="SPECIAL")
+    link = fias.create_link(actor, lobby, name="PMS", host="127.0.0.1", port=9, access_method=stay)
+    fias.check_in(link, Record.make("GI", RN="101", G_=f"{prefix}R1", GN="Martin"))
+    fias.request_posting(fias.Charge(location=lobby, method=day, amount=Decimal("5"), currency="EUR",
+                                     room_number="101", last_name="Martin"))
     return Side(org=actor.organisation, catalogue=catalogue, venue=place)
 
 
