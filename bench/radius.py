@@ -141,6 +141,7 @@ def drive(port: int, packets: list[bytes], concurrency: int, timeout: float = 5.
     queue = list(reversed(packets))
     latencies: list[float] = []
     lost = 0
+    codes: dict[int, int] = {}  # RADIUS code → answers (2 Access-Accept, 3 Access-Reject, 5 Accounting-Response)
     sent_at: dict[socket.socket, float] = {}
 
     def send(sock: socket.socket) -> None:
@@ -162,7 +163,8 @@ def drive(port: int, packets: list[bytes], concurrency: int, timeout: float = 5.
         now = time.perf_counter()
         for key, _ in events:
             sock = key.fileobj
-            sock.recv(4096)
+            answer = sock.recv(4096)
+            codes[answer[0] if answer else 0] = codes.get(answer[0] if answer else 0, 0) + 1
             latencies.append(now - sent_at[sock])
             send(sock)
         for sock, at in list(sent_at.items()):
@@ -173,7 +175,7 @@ def drive(port: int, packets: list[bytes], concurrency: int, timeout: float = 5.
     for key in list(selector.get_map().values()):
         key.fileobj.close()
     latencies.sort()
-    return {"count": len(latencies), "lost": lost, "per_s": round(len(latencies) / elapsed, 1),
+    return {"count": len(latencies), "lost": lost, "codes": codes, "per_s": round(len(latencies) / elapsed, 1),
             "p50_ms": round(statistics.median(latencies) * 1000, 2) if latencies else None,
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2) if latencies else None}
 
@@ -242,9 +244,10 @@ def main(argv=None) -> None:
                     stop(gunicorn)
                 print(json.dumps({"bench": "radius", "db": args.db, "n": n, "issue_s": round(issue_s, 2),
                                   "concurrency": args.concurrency, "gunicorn": f"{args.workers}x{args.threads}",
-                                  "auth": auth["count"], "auth_lost": auth["lost"], "auth_per_s": auth["per_s"],
+                                  "auth": auth["count"], "auth_accepted": auth["codes"].get(2, 0), "auth_lost": auth["lost"], "auth_per_s": auth["per_s"],
                                   "auth_p50_ms": auth["p50_ms"], "auth_p99_ms": auth["p99_ms"],
-                                  "interim": interim["count"], "interim_lost": interim["lost"],
+                                  "interim": interim["count"], "interim_answered": interim["codes"].get(5, 0),
+                                  "interim_lost": interim["lost"],
                                   "interim_per_s": interim["per_s"], "interim_p50_ms": interim["p50_ms"],
                                   "interim_p99_ms": interim["p99_ms"]}), flush=True)
     finally:

@@ -6,7 +6,8 @@ Access-Accept, or refused with its Reply-Message.
 
 - `GET /logon?username=&password=[&mac=][&userurl=]` → 200 "You are connected" or 403 "Login
   refused: …"; the password is taken as it comes (no UAM secret), CHAP is not played here.
-- State (GET /_sandbox/state): {"radius": {…}, "logins": [{"username", "code", "attributes", "at"}]}.
+- State (GET /_sandbox/state): {"radius": {…}, "logins": [{"username", "code", "attributes", "at"}],
+  "sessions": [usernames with an open session], "received": [Disconnect/CoA-Requests, as they came]}.
 - Seed (POST /_sandbox/seed): {"radius_host", "auth_port", "acct_port", "secret", "coa_port"}; the
   demo's defaults reach `passgate radius` (127.0.0.1:18120/18130, the demo NAS secret).
 """
@@ -83,6 +84,15 @@ def seed(state: SandboxState, payload: dict) -> None:
     state.data["radius"].update({k: v for k, v in payload.items() if k in DEMO_RADIUS})
 
 
+def inspect(state: SandboxState) -> dict:
+    """The logins, plus what the NAS stand-in holds: open sessions and each Disconnect/CoA-Request
+    passgate sent it."""
+    cached = getattr(state, "nas", None)
+    nas = cached[1] if cached else None
+    return {**state.data, "sessions": sorted(s.username for s in nas.sessions.values()) if nas else [],
+            "received": list(nas.received) if nas else []}
+
+
 def create_app(state_file: str | None = None):
     return framework.create_app("hotspot", [Route("/logon", logon)], initial=initial, state_file=state_file,
-                                seed=seed)
+                                seed=seed, inspect=inspect)

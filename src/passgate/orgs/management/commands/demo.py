@@ -38,6 +38,12 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
 
     def handle(self, *args, host, port, workers, **options):
+        import os
+
+        if not os.environ.get("PASSGATE_BASE_URL"):
+            # links in e-mails, slips and the portal name this demo's address (also with --port),
+            # in this process and in every one it starts
+            os.environ["PASSGATE_BASE_URL"] = settings.BASE_URL = f"http://{host}:{port}"
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
@@ -48,6 +54,9 @@ class Command(BaseCommand):
         services = [
             supervisor.Service("web", [
                 "gunicorn", "passgate.wsgi:application", "--bind", f"{host}:{port}", "--workers", str(workers),
+                # threads keep connections open: FreeRADIUS's rlm_rest reuses its connection for the
+                # post-auth call, and a sync worker (one request per connection) leaves it to time out
+                "--worker-class", "gthread", "--threads", "4",
                 "--log-level", "warning"], health_url=f"{base}/healthz"),
         ]
         commands = importlib.import_module("django.core.management").get_commands()
