@@ -14,6 +14,7 @@ SANDBOXES: dict[str, str] = {
     "otipass": "sandboxes.otipass.app:create_app",
     "tixngo": "sandboxes.tixngo.app:create_app",
     "sms": "sandboxes.sms.app:create_app",
+    "paypal": "sandboxes.paypal.app:create_app",
 }
 
 # `passgate demo` starts each of these: `passgate sandbox NAME --port PORT`.
@@ -22,6 +23,7 @@ DEMO_SANDBOXES: dict[str, int] = {
     "otipass": 8102,
     "tixngo": 8103,
     "sms": 8104,
+    "paypal": 8105,
 }
 
 

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "passgate.connectors.echo",
     "passgate.connectors.otipass",
     "passgate.connectors.tixngo",
+    "passgate.connectors.paypal",
 ]
 
 MIDDLEWARE = [

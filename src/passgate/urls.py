@@ -21,4 +21,5 @@ urlpatterns = [
     path("api", index_without_slash),
     path("api/", api.urls),
     path("radius/", include("passgate.guest.urls")),
+    path("paypal/", include("passgate.connectors.paypal.urls")),
 ]
