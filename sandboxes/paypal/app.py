@@ -47,6 +47,7 @@ from sandboxes import framework
 from sandboxes.framework import SandboxState
 
 DEFAULT_CLIENT = ("passgate-client", "passgate-secret")
+DEMO_WEBHOOK_URL = "http://127.0.0.1:8000/paypal/webhooks/demo/"
 CAPTURE_STATUSES = {"COMPLETED", "DECLINED", "PENDING"}
 
 
@@ -404,6 +405,6 @@ def create_app(state_file: str | None = None, demo: bool = False):
         Route("/_sandbox/webhooks", trigger_webhook, methods=["POST"]),
     ]
     app = framework.create_app("paypal", routes, initial=initial, state_file=state_file, seed=seed)
-    if demo:
-        app.state.sandbox.data["auto_webhooks"] = True
+    if demo:  # passgate's demo on its default port; its PayPal account for all locations, by org code
+        app.state.sandbox.data.update(auto_webhooks=True, webhook_url=DEMO_WEBHOOK_URL)
     return app

@@ -20,7 +20,6 @@ from passgate.connectors.paypal.models import PaymentStatus, PaypalPayment, Payp
 from passgate.guest.models import GuestTicket, TicketType
 from passgate.orgs.services import Actor
 from tests.guest.conftest import Hotel
-from tests.mail_sink import smtp  # noqa: F401 — the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

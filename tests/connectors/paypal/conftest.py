@@ -21,7 +21,6 @@ from passgate.connectors.paypal.models import PaypalPayment
 from passgate.guest import services as guest_services
 from passgate.guest.models import CountedFrom, Format
 from tests.guest.conftest import Hotel
-from tests.mail_sink import smtp  # noqa: F401 — the fixture
 
 CLIENT_ID, SECRET = "passgate-client", "passgate-secret"
 WEBHOOK_ID = "WH-SANDBOX-1"

@@ -158,3 +158,13 @@ def test_a_late_denied_does_not_undo_a_completed_payment(guest, paypal, account)
     assert guest.webhook(account, delivery).status_code == 200
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.COMPLETED and GuestTicket.objects.get().status == GuestStatus.NO_USE
+
+
+def test_the_webhook_url_may_name_the_organisation_instead_of_the_account(guest, paypal, account):
+    payment = pending_payment(guest, paypal)
+    [delivery] = paypal.webhook(payment.order_id, "COMPLETED")["deliveries"]
+    headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in delivery["headers"].items()
+               if k.lower() != "content-type"}
+    answer = guest.client.post("/paypal/webhooks/demo/", delivery["body"], content_type="application/json", **headers)
+    assert answer.status_code == 200 and GuestTicket.objects.count() == 1
+    assert guest.client.post("/paypal/webhooks/nobody/", "{}", content_type="application/json").status_code == 404

@@ -32,7 +32,7 @@ class PaypalAccountAdmin(OrgScopedAdmin):
 
     @admin.display(description="webhook URL to give PayPal")
     def webhook_url(self, obj: PaypalAccount) -> str:
-        return reverse("paypal-webhook", kwargs={"account_id": obj.pk}) if obj.pk else ""
+        return reverse("paypal-webhook", kwargs={"account": obj.pk}) if obj.pk else ""
 
     def save_model(self, request, obj, form, change):
         actor = actor_for(request, obj.organisation)

@@ -7,5 +7,5 @@ from . import views
 urlpatterns = [
     path("return/<str:reference>/", views.return_view, name="paypal-return"),
     path("cancel/<str:reference>/", views.cancel_view, name="paypal-cancel"),
-    path("webhooks/<int:account_id>/", views.webhook, name="paypal-webhook"),
+    path("webhooks/<str:account>/", views.webhook, name="paypal-webhook"),
 ]

@@ -118,10 +118,14 @@ def cancel_view(request: HttpRequest, reference: str) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def webhook(request: HttpRequest, account_id: int) -> HttpResponse:
-    account = get_object_or_404(PaypalAccount.objects.select_related("organisation"), pk=account_id, active=True)
+def webhook(request: HttpRequest, account: str) -> HttpResponse:
+    """`account`: the account's id, or an organisation's code for its account serving all locations."""
+    accounts = PaypalAccount.objects.select_related("organisation").filter(active=True)
+    found = get_object_or_404(accounts, pk=int(account)) if account.isdigit() else get_object_or_404(
+        accounts, organisation__code=account, location__isnull=True)
+    account_id = found.pk
     try:
-        answer = services.receive_webhook(account, dict(request.headers), request.body)
+        answer = services.receive_webhook(found, dict(request.headers), request.body)
     except PartnerError as exc:  # PayPal redelivers a webhook that was not acknowledged
         logger.warning("PayPal webhook for account %s not verified (PayPal unreachable): %s", account_id, exc)
         return JsonResponse({"error": "verification unavailable, send again later"}, status=503)
