@@ -168,3 +168,13 @@ def test_the_webhook_url_may_name_the_organisation_instead_of_the_account(guest,
     answer = guest.client.post("/paypal/webhooks/demo/", delivery["body"], content_type="application/json", **headers)
     assert answer.status_code == 200 and GuestTicket.objects.count() == 1
     assert guest.client.post("/paypal/webhooks/nobody/", "{}", content_type="application/json").status_code == 404
+
+
+def test_a_completed_event_arriving_after_the_refund_issues_nothing(guest, paypal, account):
+    payment = pending_payment(guest, paypal)
+    [completed] = paypal.webhook(payment.order_id, "COMPLETED")["deliveries"]
+    [refunded] = paypal.webhook(payment.order_id, "REFUNDED")["deliveries"]
+    assert guest.webhook(account, refunded).status_code == 200  # out of order: the refund first
+    answer = guest.webhook(account, completed)
+    assert answer.status_code == 200 and answer.json()["result"] == "payment REFUNDED: no ticket"
+    assert not GuestTicket.objects.exists()

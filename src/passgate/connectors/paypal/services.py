@@ -357,6 +357,8 @@ def _act(account: PaypalAccount, event_type: str, resource: dict[str, Any]) -> s
             return "no such payment"
         if payment.ticket_id:
             return f"ticket {payment.ticket.serial} already issued"
+        if payment.status in (PaymentStatus.REFUNDED, PaymentStatus.REVERSED):  # a late event: money gone back
+            return f"payment {payment.status}: no ticket"
         if resource.get("status") != "COMPLETED":
             return f"capture {resource.get('status')}: no ticket"
         email = payment.payer_email
