@@ -16,6 +16,8 @@ from .models import PaypalAccount, PaypalPayment, PaypalWebhookEvent
 
 
 class PaypalAccountForm(forms.ModelForm):
+    base_url = forms.URLField(label="API base URL", assume_scheme="https",
+                              help_text="https://api-m.paypal.com (live) or https://api-m.sandbox.paypal.com.")
     secret = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
                              help_text="The REST app's secret. Stored encrypted, never shown; leave blank to keep it.")
 
