@@ -17,6 +17,7 @@ from django.utils import timezone
 from passgate.access import services as access
 from passgate.catalog import services as catalog
 from passgate.catalog.models import Contingent
+from passgate.connectors.paypal import services as paypal
 from passgate.guest import services as guest
 from passgate.jobs import services as jobs
 from passgate.orgs.models import Membership, Organisation, Role
@@ -56,6 +57,9 @@ def build_side(catalogue, prefix: str) -> Side:
     day = guest.create_method(actor, lobby, code=f"{prefix}DAY", name="Day", format="SINGLE",
                               duration=dt.timedelta(days=1))
     guest.issue_tickets(actor, guest.IssueRequest(method=day))
+    # PayPal: the lobby's account (its location is an organisation-scoped reference)
+    paypal.create_account(actor, client_id=f"{prefix}client", secret="pp-secret", base_url="https://paypal.example",
+                          location=lobby)
     return Side(org=actor.organisation, catalogue=catalogue, venue=place)
 
 
