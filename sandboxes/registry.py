@@ -16,6 +16,7 @@ SANDBOXES: dict[str, str] = {
     "sms": "sandboxes.sms.app:create_app",
     "hotspot": "sandboxes.hotspot.app:create_app",
     "pms": "sandboxes.pms.app:create_app",
+    "paypal": "sandboxes.paypal.app:create_app",
 }
 
 # `passgate demo` starts each of these: `passgate sandbox NAME --port PORT`.
@@ -26,6 +27,7 @@ DEMO_SANDBOXES: dict[str, int] = {
     "sms": 8104,
     "hotspot": 8107,
     "pms": 8106,  # HTTP control; FIAS itself on 8116 (sandboxes.pms.app.DEFAULT_FIAS_PORT)
+    "paypal": 8105,
 }
 
 

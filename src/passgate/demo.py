@@ -45,7 +45,7 @@ DEMO_ADMIN = ("admin", "passgate-demo")
 DEMO_TICKETS = 1000
 # Other rooms add their demo data by defining `load_demo(organisation, actor)` in `<room>/demo.py`.
 DEMO_ROOMS = ("passgate.access", "passgate.jobs", "passgate.connectors.otipass", "passgate.connectors.tixngo",
-              "passgate.guest", "passgate.connectors.fias")
+              "passgate.guest", "passgate.connectors.fias", "passgate.connectors.paypal")
 
 FIRST_NAMES = ["Camille", "Léa", "Hugo", "Louis", "Chloé", "Jules", "Inès", "Lucas", "Manon", "Nathan",
                "Emma", "Gabriel", "Sarah", "Arthur", "Zoé", "Paul", "Alice", "Tom", "Jade", "Adam"]

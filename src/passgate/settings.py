@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "passgate.connectors.otipass",
     "passgate.connectors.tixngo",
     "passgate.connectors.fias",
+    "passgate.connectors.paypal",
 ]
 
 MIDDLEWARE = [

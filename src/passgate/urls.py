@@ -24,4 +24,5 @@ urlpatterns = [
     path("portal/", include("passgate.guest.portal.urls")),
     # charge to the room (hotel PMS connector), under the portal's prefix for the walled garden
     path("portal/", include("passgate.connectors.fias.urls")),
+    path("paypal/", include("passgate.connectors.paypal.urls")),
 ]

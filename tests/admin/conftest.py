@@ -20,6 +20,7 @@ from passgate.catalog import services as catalog
 from passgate.catalog.models import Contingent
 from passgate.connectors.fias import services as fias
 from passgate.connectors.fias.codec import Record
+from passgate.connectors.paypal import services as paypal
 from passgate.guest import services as guest
 from passgate.jobs import services as jobs
 from passgate.orgs.models import Membership, Organisation, Role
@@ -65,6 +66,9 @@ def build_side(catalogue, prefix: str) -> Side:
     fias.check_in(link, Record.make("GI", RN="101", G_=f"{prefix}R1", GN="Martin"))
     fias.request_posting(fias.Charge(location=lobby, method=day, amount=Decimal("5"), currency="EUR",
                                      room_number="101", last_name="Martin"))
+    # PayPal: the lobby's account (its location is an organisation-scoped reference)
+    paypal.create_account(actor, client_id=f"{prefix}client", secret="pp-secret", base_url="https://paypal.example",
+                          location=lobby)
     return Side(org=actor.organisation, catalogue=catalogue, venue=place)
 
 

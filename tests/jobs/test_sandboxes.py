@@ -82,7 +82,7 @@ def test_passgate_sandbox_runs_as_a_process_on_loopback(tmp_path):
 
 def test_the_demo_list_of_sandboxes():
     assert registry.DEMO_SANDBOXES == {"echo": 8101, "otipass": 8102, "tixngo": 8103, "sms": 8104, "hotspot": 8107,
-                                      "pms": 8106}
+                                      "pms": 8106, "paypal": 8105}
     assert registry.demo_commands() == [
         ["passgate", "sandbox", "echo", "--port", "8101", "--demo"],
         ["passgate", "sandbox", "otipass", "--port", "8102", "--demo"],
@@ -90,6 +90,7 @@ def test_the_demo_list_of_sandboxes():
         ["passgate", "sandbox", "sms", "--port", "8104", "--demo"],
         ["passgate", "sandbox", "hotspot", "--port", "8107", "--demo"],
         ["passgate", "sandbox", "pms", "--port", "8106", "--demo"],
+        ["passgate", "sandbox", "paypal", "--port", "8105", "--demo"],
     ]
     with pytest.raises(KeyError):
         registry.create_sandbox_app("nope")

@@ -303,6 +303,8 @@ class PartnerClient:
         path: str,
         *,
         json: Any = None,
+        data: dict[str, Any] | None = None,
+        content: bytes | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
@@ -322,7 +324,9 @@ class PartnerClient:
             started = time.monotonic()
             wait: float | None = None
             try:
-                response = self.client.request(method, path, json=json, params=params, headers=headers)
+                # `data` (a form) and `content` (bytes sent as they are) for partners that need them
+                response = self.client.request(method, path, json=json, data=data, content=content, params=params,
+                                               headers=headers)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Never reached the partner: safe to repeat whatever the method.
                 error = self.redact(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,1 @@
+"""PayPal: guests pay for WiFi access on the captive portal (Orders v2, webhooks)."""
