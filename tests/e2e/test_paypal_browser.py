@@ -1,10 +1,7 @@
 """A guest on a phone, in a real browser: picks the Variable method for 3 days, is sent to the PayPal
 sandbox's approval page, clicks Approve, comes back and sees the credentials. The sandbox also sends
 its PAYMENT.CAPTURE.COMPLETED webhook to passgate over real HTTP while the capture is under way: the
-return page and the webhook race, and there is still one ticket and one e-mail.
-
-Until the captive portal's buy page is on this branch, the tests' portal stub serves `portal-buy`
-(tests/connectors/paypal/portal_stub.py); with the real portal the selectors below change."""
+return page and the webhook race, and there is still one ticket and one e-mail."""
 
 from __future__ import annotations
 
@@ -25,8 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def _portal_stub(settings):
-    settings.ROOT_URLCONF = "tests.connectors.paypal.portal_stub"
+def _fresh_tokens():
     paypal_client.forget_tokens()
 
 
@@ -40,7 +36,7 @@ def test_a_guest_buys_three_days_through_paypal_and_sees_the_credentials(live_se
 
     first = timezone.localdate()
     page.goto(f"{live_server.url}/portal/{org.code}/LOBBY/buy/")
-    page.select_option("select[name=method]", "STAY")  # Variable, 3.00 a day
+    page.check("#method-STAY")  # Variable, 3.00 a day
     page.fill("input[name=first_day]", first.isoformat())
     page.fill("input[name=last_day]", (first + dt.timedelta(days=2)).isoformat())
     with page.expect_navigation():
@@ -51,8 +47,8 @@ def test_a_guest_buys_three_days_through_paypal_and_sees_the_credentials(live_se
         page.click("text=Approve")
 
     ticket = GuestTicket.objects.get()
-    assert page.inner_text("#username") == ticket.username
-    assert page.inner_text("#password") == ticket.password
+    assert page.inner_text("#ticket-username") == ticket.username
+    assert page.inner_text("#ticket-password") == ticket.password
     assert ticket.type == TicketType.PAYPAL and ticket.user_id == "ana.payer@example.com"
     assert ticket.price == Decimal("9.00")
     payment = PaypalPayment.objects.get()

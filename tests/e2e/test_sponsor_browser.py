@@ -73,8 +73,8 @@ def test_the_sponsor_approves_and_the_waiting_page_logs_the_guest_in(live_server
     # no reload by the guest: the page's polling moves on to the landing page
     page.wait_for_url(re.compile(r"/ticket/"), timeout=15000)
     ticket = SponsorRequest.objects.get().ticket
-    assert page.inner_text("#username") == ticket.username
-    assert page.inner_text("#password") == ticket.password
+    assert page.inner_text("#ticket-username") == ticket.username
+    assert page.inner_text("#ticket-password") == ticket.password
     [_, (_, to, _)] = smtp.wait_for(2)
     assert to == ["ana@guest.example"]
 

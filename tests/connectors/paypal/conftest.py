@@ -27,8 +27,7 @@ WEBHOOK_ID = "WH-SANDBOX-1"
 
 
 @pytest.fixture(autouse=True)
-def _portal_stub(settings):
-    settings.ROOT_URLCONF = "tests.connectors.paypal.portal_stub"
+def _fresh_tokens():
     paypal_client.forget_tokens()
     yield
     paypal_client.forget_tokens()
