@@ -125,7 +125,8 @@ def test_a_posting_retried_after_a_dropped_link_is_booked_once(pms, hotel, start
     posting = charge(hotel)
     assert posting.sequence == 1 and posting.status == PostingStatus.PENDING
     wait_for(lambda: pms.state()["postings"], what="the PS")
-    assert PmsPosting.objects.get().status == PostingStatus.SENT
+    # the link marks it SENT once the PS is written: the stand-in may have it a moment before
+    wait_for(lambda: PmsPosting.objects.get().status == PostingStatus.SENT, what="the posting marked SENT")
 
     pms.post("drop")  # the link drops before PA
     wait_for(lambda: len(pms.state()["postings"]) == 2, what="the PS sent again after the reconnect")
