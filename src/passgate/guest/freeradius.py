@@ -38,11 +38,11 @@ from .models import NasClient
 UINT32 = 2**32
 TOKEN_HEADER = "X-Passgate-Token"
 NAS_HEADER = "X-Passgate-Nas"
-# Acct-Status-Type by number, should a NAS dictionary send it so
 # authorize marks a ticket's first login in this control attribute; the virtual server calls
 # post-auth only when it is set (deploy/freeradius/sites-enabled/passgate)
 FIRST_LOGIN_ATTRIBUTE = "control:Tmp-String-9"
 FIRST_LOGIN = "passgate-first-login"
+# Acct-Status-Type by number, should a NAS dictionary send it so
 STATUS_TYPES = {"1": "Start", "2": "Stop", "3": "Interim-Update", "7": "Accounting-On", "8": "Accounting-Off"}
 
 
