@@ -106,42 +106,44 @@ def home(request, location):
 
 @portal_page
 def login(request, location):
-    error, status = "", 200
     username = request.POST.get("username", request.GET.get("username", ""))[:64]
     password = request.POST.get("password", request.GET.get("password", ""))[:64]
-    if request.method == "POST":
-        org, client = location.organisation, _client(request)
-        try:
-            ratelimit.check(org, LOGIN_LIMIT, client)
-        except ratelimit.RateLimited as exc:
-            error, status = _too_many(exc), 429
-        else:
-            ticket = services.check_credentials(location, username, password)
-            if ticket is not None:
-                return _hand_off(request, location, ticket)
-            ratelimit.record(org, LOGIN_LIMIT.scope, client)
-            error, status = _("Wrong username or password, or this access has ended."), 200
+    handed_off, error, status = _limited_login(
+        request, location, LOGIN_LIMIT, lambda: services.check_credentials(location, username, password),
+        _("Wrong username or password, or this access has ended."))
+    if handed_off:
+        return handed_off
     return _page(request, location, "login.html", status=status, error=error, username=username,
                  password=password if not error else "", urls=_urls(location))
 
 
+def _limited_login(request, location, limit, find, refusal: str):
+    """A POSTed login (credentials, or room and name): the guest's ticket handed off to the
+    controller, or the page's error — a failure counts towards the client's rate limit.
+    Returns (response or None, error, status)."""
+    if request.method != "POST":
+        return None, "", 200
+    org, client = location.organisation, _client(request)
+    try:
+        ratelimit.check(org, limit, client)
+    except ratelimit.RateLimited as exc:
+        return None, _too_many(exc), 429
+    ticket = find()
+    if ticket is not None:
+        return _hand_off(request, location, ticket), "", 200
+    ratelimit.record(org, limit.scope, client)
+    return None, refusal, 200
+
+
 @portal_page
 def hotel(request, location):
-    error, status = "", 200
     room = request.POST.get("room", "")[:20]
     last_name = request.POST.get("last_name", "")[:100]
-    if request.method == "POST":
-        org, client = location.organisation, _client(request)
-        try:
-            ratelimit.check(org, HOTEL_LIMIT, client)
-        except ratelimit.RateLimited as exc:
-            error, status = _too_many(exc), 429
-        else:
-            ticket = hotel_ticket(location, room, last_name)
-            if ticket is not None:
-                return _hand_off(request, location, ticket)
-            ratelimit.record(org, HOTEL_LIMIT.scope, client)
-            error = _("No stay was found for this room and name. Check the spelling, or ask the front desk.")
+    handed_off, error, status = _limited_login(
+        request, location, HOTEL_LIMIT, lambda: hotel_ticket(location, room, last_name),
+        _("No stay was found for this room and name. Check the spelling, or ask the front desk."))
+    if handed_off:
+        return handed_off
     return _page(request, location, "hotel.html", status=status, error=error, room=room, last_name=last_name,
                  urls=_urls(location))
 
